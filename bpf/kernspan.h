@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * kernspan.h - the one definition of every record, key and constant that
+ * crosses between the BPF programs and userspace. Plain C, fixed-width
+ * types only, explicit padding: both clang -target bpf and g++ include it.
+ */
+#ifndef KERNSPAN_BPF_KERNSPAN_H
+#define KERNSPAN_BPF_KERNSPAN_H
+
+#ifdef __KERNSPAN_BPF__
+/* vmlinux.h already defines __u8..__u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define KS_MAX_DEPTH 32	      /* open spans per thread */
+#define KS_NAME_LEN 64	      /* span name bytes copied from the target */
+#define KS_COMM_LEN 16	      /* TASK_COMM_LEN */
+#define KS_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+#define KS_MAX_TARGETS 4096   /* tgids in the target set */
+
+/* Record kinds (ks_hdr.kind). */
+#define KS_REC_SPAN 1
+
+/* ks_span_rec.flags */
+#define KS_SPAN_REMOTE_PARENT (1u << 0) /* parent came from a traceparent */
+#define KS_SPAN_INCOMPLETE (1u << 1)	/* thread exited before the end */
+#define KS_SPAN_SAMPLED (1u << 2)	/* traceparent flags had sampled */
+#define KS_SPAN_HAS_COSTS (1u << 3)	/* costs were measured */
+
+/*
+ * Places that can lose or refuse data. Each is a slot of the per-CPU
+ * `drops` array; userspace sums the CPUs and reports every slot.
+ */
+#define KS_DROP_RINGBUF 0	  /* ring buffer reserve failed */
+#define KS_DROP_STACK_OVERFLOW 1  /* begin at depth KS_MAX_DEPTH */
+#define KS_DROP_UNMATCHED_END 2	  /* end with no open span (begun before attach) */
+#define KS_DROP_MISMATCHED_END 3  /* end whose name is not the innermost open span */
+#define KS_DROP_BAD_TRACEPARENT 4 /* unparsable traceparent: a new trace was started */
+#define KS_DROP_NO_STORAGE 5	  /* task storage could not be created */
+#define KS_DROP_INCOMPLETE 6	  /* spans still open when their thread exited */
+#define KS_DROP_MAX 8
+
+/* Common header of every record in the `events` ring buffer. */
+struct ks_hdr {
+	__u16 kind;
+	__u16 size; /* whole record, header included */
+	__u32 tgid;
+	__u32 tid;
+	__u32 cpu;
+	__u64 ktime; /* bpf_ktime_get_ns() when the record was made */
+};
+
+/*
+ * What a span cost, as deltas between its begin and its end on its thread.
+ * Zero unless the cost programs are loaded (KS_SPAN_HAS_COSTS).
+ */
+struct ks_costs {
+	__u64 cpu_ns;
+	__u64 offcpu_ns;
+	__u64 runq_ns;
+	__u64 io_wait_ns;
+	__u64 sleep_ns;
+	__u64 syscalls;
+	__u64 syscall_ns;
+	__u64 read_bytes;
+	__u64 write_bytes;
+	__u64 net_tx_bytes;
+	__u64 net_rx_bytes;
+	__u64 tcp_retransmits;
+	__u64 minflt;
+	__u64 majflt;
+	__u64 ctxsw_voluntary;
+	__u64 ctxsw_involuntary;
+};
+
+/* One finished span. */
+struct ks_span_rec {
+	struct ks_hdr hdr;
+	__u64 start_ns; /* bpf_ktime_get_ns() at begin */
+	__u64 end_ns;	/* at end (or at thread exit when incomplete) */
+	__u64 trace_id_hi;
+	__u64 trace_id_lo;
+	__u64 span_id;
+	__u64 parent_span_id; /* 0 for a root */
+	__u32 depth;	      /* 0 for a root */
+	__u32 flags;	      /* KS_SPAN_* */
+	__u64 name_ptr;	      /* target address of the name: userspace names
+			       * incomplete spans whose memory is gone by it */
+	char name[KS_NAME_LEN];
+	char comm[KS_COMM_LEN];
+	struct ks_costs costs;
+};
+
+#endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * State shared by every BPF source in bpf/. Maps and rodata are __weak so each
+ * concern can include this header and `bpftool gen object` merges them into
+ * one object with one set of maps (and one skeleton).
+ */
+#ifndef KERNSPAN_BPF_LIB_MAPS_BPF_H
+#define KERNSPAN_BPF_LIB_MAPS_BPF_H
+
+#include "../kernspan.h"
+
+/* Configuration, set by userspace between open and load. */
+const volatile __u32 targ_tgid __weak = 0;	/* single target; 0: use `targets` */
+const volatile __u64 targ_rb_wakeup __weak = 0; /* force a wakeup past this fill */
+const volatile __u8 targ_costs __weak = 0;	/* cost programs are loaded */
+
+/* Set by userspace when it stops: every program returns at once, even while
+ * the kernel is still unregistering its uprobes. */
+volatile __u32 ks_paused __weak = 0;
+
+/* One open span on a thread's stack. */
+struct ks_frame {
+	__u64 name_ptr; /* the target's pointer to the span name */
+	__u64 start_ns;
+	__u64 span_id;
+	__u64 parent_span_id;
+	__u64 trace_id_hi;
+	__u64 trace_id_lo;
+	__u32 flags;
+	__u32 _pad;
+	struct ks_costs base; /* thread counters at begin (when targ_costs) */
+};
+
+/* Per-thread state, in task local storage: freed when the thread exits, so
+ * a reused tid never inherits a stack or counters. */
+struct ks_thread {
+	__u32 depth;	/* frames in use */
+	__u32 overflow; /* begins refused past KS_MAX_DEPTH, still to be ended */
+	struct ks_frame frames[KS_MAX_DEPTH];
+	struct ks_costs totals; /* running counters kept by the cost programs */
+	__u64 oncpu_since;	/* ktime the thread last went on CPU */
+	__u64 offcpu_since;	/* ktime the thread last went off CPU */
+	__u64 syscall_start;	/* ktime of the current syscall's entry */
+	__u32 off_reason;	/* why it went off CPU (KS_OFF_*) */
+	__u32 syscall_nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace */
+} events SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KS_MAX_TARGETS);
+	__type(key, __u32);  /* tgid */
+	__type(value, __u8); /* unused */
+} targets SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ks_thread);
+} threads SEC(".maps") __weak;
+
+/* Is this process one we watch? One compare for a single target, one
+ * lookup for a set. */
+static __always_inline bool ks_is_target(__u32 tgid)
+{
+	if (ks_paused)
+		return false;
+	if (targ_tgid)
+		return tgid == targ_tgid;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline void ks_count_drop(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &slot);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* Batch wake-ups: only wake the consumer once the buffer is filling up;
+ * otherwise userspace finds the records on its next timed sweep. */
+static __always_inline __u64 ks_rb_flags(void)
+{
+	if (targ_rb_wakeup && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= targ_rb_wakeup)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void ks_fill_hdr(struct ks_hdr *h, __u16 kind, __u16 size, __u64 id,
+					__u64 now)
+{
+	h->kind = kind;
+	h->size = size;
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime = now;
+}
+
+#endif /* KERNSPAN_BPF_LIB_MAPS_BPF_H */
