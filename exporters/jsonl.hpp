@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// JSON Lines: one span per line, for jq, pandas and replay.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "exporters/sink.hpp"
+
+namespace kernspan::exporters {
+
+// Keys of every line, in this order: name, trace_id (32 hex), span_id (16
+// hex), parent_span_id (16 hex, "" for a root), start_unix_nano,
+// end_unix_nano, tgid, tid, thread, attributes; then costs (the keys of
+// core::for_each_cost) only when span.has_costs. attributes also carries
+// "kernspan.incomplete": true and "kernspan.remote_parent": true when those
+// flags are set. Invalid UTF-8 becomes U+FFFD, so every line is valid JSON.
+class JsonlSink : public Sink {
+public:
+  // Truncates or creates `path`; throws std::runtime_error if it can't.
+  explicit JsonlSink(const std::string &path);
+  ~JsonlSink() override;
+
+  void on_span(const core::Span &span) override;
+  void flush() override;
+  void close() override;
+
+  // Lines that could not be written (disk full, closed file).
+  [[nodiscard]] uint64_t write_errors() const { return write_errors_; }
+
+  // The line for one span, without the newline.
+  static std::string format_line(const core::Span &span);
+
+private:
+  std::FILE *file_ = nullptr;
+  uint64_t write_errors_ = 0;
+};
+
+} // namespace kernspan::exporters

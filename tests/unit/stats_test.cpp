@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "core/stats.hpp"
+
+namespace kernspan::core {
+namespace {
+
+Span make_span(const std::string &name, uint64_t start, uint64_t end) {
+  Span s;
+  s.name = name;
+  s.start_unix_nano = start;
+  s.end_unix_nano = end;
+  return s;
+}
+
+TEST(SpanStats, EmptyHasNothing) {
+  const SpanStats stats;
+  EXPECT_EQ(stats.total_spans(), 0U);
+  EXPECT_EQ(stats.total_incomplete(), 0U);
+  EXPECT_FALSE(stats.any_costs());
+  EXPECT_TRUE(stats.by_name().empty());
+  EXPECT_EQ(stats.find("x"), nullptr);
+}
+
+TEST(SpanStats, NestedSpansAreIndependentEntries) {
+  // request [0, 1000) contains parse [100, 400); they arrive child first.
+  Span child = make_span("parse", 100, 400);
+  child.parent_span_id = 1;
+  child.depth = 1;
+  child.has_costs = true;
+  child.costs.cpu_ns = 200;
+  child.costs.read_bytes = 1000;
+  Span parent = make_span("request", 0, 1000);
+  parent.span_id = 1;
+  parent.has_costs = true;
+  parent.costs.cpu_ns = 600;
+  parent.costs.runq_ns = 100;
+  parent.costs.read_bytes = 4096;
+  Span other = make_span("parse", 2000, 2500);
+  other.incomplete = true;
+
+  SpanStats stats;
+  stats.add(child);
+  stats.add(parent);
+  stats.add(other);
+
+  EXPECT_EQ(stats.total_spans(), 3U);
+  EXPECT_EQ(stats.total_incomplete(), 1U);
+  EXPECT_TRUE(stats.any_costs());
+
+  std::vector<std::string> names;
+  for (const auto &[name, s] : stats.by_name()) {
+    EXPECT_EQ(s.name, name);
+    names.push_back(name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"parse", "request"}));
+
+  const NameStats *req = stats.find("request");
+  ASSERT_NE(req, nullptr);
+  EXPECT_EQ(req->count, 1U);
+  EXPECT_EQ(req->incomplete, 0U);
+  EXPECT_EQ(req->duration.sum(), 1000U); // not 1000 + 300
+  EXPECT_EQ(req->with_costs, 1U);
+  EXPECT_EQ(req->cost_sums.cpu_ns, 600U); // the child's 200 is not added
+  EXPECT_EQ(req->cost_sums.runq_ns, 100U);
+  EXPECT_EQ(req->cost_sums.read_bytes, 4096U);
+
+  const NameStats *parse = stats.find("parse");
+  ASSERT_NE(parse, nullptr);
+  EXPECT_EQ(parse->count, 2U);
+  EXPECT_EQ(parse->incomplete, 1U);
+  EXPECT_EQ(parse->with_costs, 1U);
+  EXPECT_EQ(parse->duration.sum(), 800U);
+  EXPECT_EQ(parse->duration.min(), 300U);
+  EXPECT_EQ(parse->duration.max(), 500U);
+  EXPECT_EQ(parse->cost_sums.cpu_ns, 200U);
+  EXPECT_EQ(parse->cost_sums.read_bytes, 1000U);
+  EXPECT_DOUBLE_EQ(parse->mean_cost(&Costs::cpu_ns), 200.0); // over spans with costs
+  EXPECT_DOUBLE_EQ(parse->mean_cost(&Costs::runq_ns), 0.0);
+}
+
+TEST(SpanStats, EveryCostFieldIsSummedIntoItself) {
+  Span s = make_span("x", 0, 1);
+  s.has_costs = true;
+  uint64_t next = 1;
+  for_each_cost(s.costs, [&](const char *, uint64_t &v) { v = next++; });
+  ASSERT_EQ(next, 17U); // 16 fields
+  SpanStats stats;
+  stats.add(s);
+  stats.add(s);
+  uint64_t expected = 2;
+  for_each_cost(stats.find("x")->cost_sums, [&](const char *key, uint64_t v) {
+    EXPECT_EQ(v, expected) << key;
+    expected += 2;
+  });
+}
+
+TEST(SpanStats, MeanCostWithoutCostsIsZero) {
+  SpanStats stats;
+  stats.add(make_span("x", 0, 10));
+  EXPECT_FALSE(stats.any_costs());
+  EXPECT_EQ(stats.find("x")->with_costs, 0U);
+  EXPECT_DOUBLE_EQ(stats.find("x")->mean_cost(&Costs::cpu_ns), 0.0);
+}
+
+TEST(DropCounts, AddKeepsOrderAndSums) {
+  DropCounts d;
+  EXPECT_EQ(d.total(), 0U);
+  d.add("ringbuf", 3);
+  d.add("span_stack", 0);
+  d.add("ringbuf", 2);
+  const std::vector<std::pair<std::string, uint64_t>> expected{{"ringbuf", 5}, {"span_stack", 0}};
+  EXPECT_EQ(d.places, expected);
+  EXPECT_EQ(d.total(), 5U);
+}
+
+} // namespace
+} // namespace kernspan::core
