@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collect/collector.hpp"
+
+#include "collect/records.hpp"
+#include "core/clock.hpp"
+
+#include "kernspan.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <map>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace kernspan::collect {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool g_verbose = false;
+bool g_quiet_libbpf = false;
+
+int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
+  if (g_quiet_libbpf || (level == LIBBPF_DEBUG && !g_verbose)) {
+    return 0;
+  }
+  char buf[1024];
+  const int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  std::string s(buf, n > 0 ? std::min(static_cast<size_t>(n), sizeof(buf) - 1) : 0);
+  while (!s.empty() && s.back() == '\n') {
+    s.pop_back();
+  }
+  switch (level) {
+  case LIBBPF_WARN:
+    spdlog::warn("libbpf: {}", s);
+    break;
+  case LIBBPF_INFO:
+    spdlog::info("libbpf: {}", s);
+    break;
+  default:
+    spdlog::debug("libbpf: {}", s);
+    break;
+  }
+  return 0;
+}
+
+const char *const kDropNames[KS_DROP_MAX] = {
+    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
+    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
+};
+
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+std::string errstr(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
+
+// Closing a uprobe's perf event unregisters it, and the kernel waits for an
+// RCU grace period each time, one probe after another: ~110 ms a probe here,
+// 1.4 s for the demo's 13 sites, even from parallel threads. So kernspan does
+// not wait: the programs are paused first (they return at once), a detached
+// grandchild inherits copies of the perf-event fds, we close ours (not the
+// last reference, so fast), and once we have exited (its pipe reads EOF) the
+// grandchild closes the last references and the kernel unregisters the
+// probes. Returns false if the hand-off could not be made. libbpf's link
+// objects are destroyed as usual afterwards.
+bool hand_off_perf_fds() {
+  std::vector<int> fds;
+  if (DIR *d = opendir("/proc/self/fd")) {
+    while (dirent *e = readdir(d)) {
+      char target[64] = {};
+      const std::string link = std::string("/proc/self/fd/") + e->d_name;
+      const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+      if (n > 0 && std::strcmp(target, "anon_inode:[perf_event]") == 0) {
+        fds.push_back(std::atoi(e->d_name));
+      }
+    }
+    closedir(d);
+  }
+  if (fds.empty()) {
+    return true;
+  }
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    return false;
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return false;
+  }
+  if (child == 0) {
+    if (fork() == 0) { // grandchild: nobody waits for it
+      close(pipefd[1]);
+      char c;
+      while (read(pipefd[0], &c, 1) > 0 || errno == EINTR) {
+      }
+      for (int fd : fds) {
+        close(fd);
+      }
+    }
+    _exit(0);
+  }
+  waitpid(child, nullptr, 0);
+  close(pipefd[0]);
+  // Drop our references but keep the numbers valid: libbpf will disable and
+  // close what it thinks are its fds, and must not hit reused numbers.
+  const int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (int fd : fds) {
+    dup3(devnull, fd, O_CLOEXEC);
+  }
+  close(devnull);
+  // pipefd[1] stays open until we exit: then the grandchild unregisters.
+  return true;
+}
+
+} // namespace
+
+const char *to_string(StopReason r) {
+  switch (r) {
+  case StopReason::kSignal:
+    return "interrupted";
+  case StopReason::kDuration:
+    return "duration elapsed";
+  case StopReason::kTargetsExited:
+    return "target exited";
+  }
+  return "?";
+}
+
+void check_environment() {
+  if (geteuid() != 0) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    std::array<__user_cap_data_struct, 2> data{};
+    if (syscall(SYS_capget, &hdr, data.data()) != 0) {
+      throw CollectError("cannot read capabilities: run kernspan as root");
+    }
+    auto has = [&](unsigned cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+    if (!(has(CAP_BPF) && has(CAP_PERFMON)) && !has(CAP_SYS_ADMIN)) {
+      throw CollectError("kernspan needs root or CAP_BPF+CAP_PERFMON: run it with sudo, or "
+                         "setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep on the binary");
+    }
+  }
+  struct stat st {};
+  if (stat("/sys/kernel/btf/vmlinux", &st) != 0) {
+    throw CollectError("this kernel has no BTF (/sys/kernel/btf/vmlinux missing): kernspan "
+                       "needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
+  }
+}
+
+struct Collector::Impl {
+  Plan plan;
+  ks_kernspan *skel = nullptr;
+  ring_buffer *rb = nullptr;
+  std::vector<bpf_link *> links;       // span_end and the tracepoints
+  std::vector<bpf_link *> begin_links; // span_begin*
+  bool detached = false;
+  std::string variant;
+  int stop_fd = -1;
+  int epoll_fd = -1;
+  std::vector<int> pidfds; // one per target; -1 once it exited
+  uint64_t records = 0;
+  uint64_t decode_errors = 0;
+  double attach_ms = 0;
+  core::ClockOffset clock = core::ClockOffset::measure();
+  const SpanFn *on_span = nullptr;
+  // Names of spans by (tgid, address in the target): incomplete spans
+  // arrive after the target's memory is gone and are named from here.
+  std::unordered_map<uint64_t, std::string> names;
+
+  ~Impl() {
+    detach();
+    if (rb != nullptr) {
+      ring_buffer__free(rb);
+    }
+    if (skel != nullptr) {
+      ks_kernspan__destroy(skel);
+    }
+    for (int fd : pidfds) {
+      if (fd >= 0) {
+        close(fd);
+      }
+    }
+    if (stop_fd >= 0) {
+      close(stop_fd);
+    }
+    if (epoll_fd >= 0) {
+      close(epoll_fd);
+    }
+  }
+
+  // Stop and detach within milliseconds: see hand_off_perf_fds.
+  void detach() {
+    if (skel == nullptr || detached) {
+      return;
+    }
+    detached = true;
+    skel->bss->ks_paused = 1;
+    if (!hand_off_perf_fds()) {
+      spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
+    }
+    for (auto *l : begin_links) { // begins first: no new frames after this
+      bpf_link__destroy(l);
+    }
+    for (auto *l : links) {
+      bpf_link__destroy(l);
+    }
+    begin_links.clear();
+    links.clear();
+    if (skel != nullptr) {
+      ks_kernspan__detach(skel);
+    }
+  }
+
+  static int on_record(void *ctx, void *data, size_t size) {
+    auto *self = static_cast<Impl *>(ctx);
+    self->records++;
+    DecodeError err{};
+    auto span = decode_span(data, size, self->clock, &err);
+    if (!span) {
+      self->decode_errors++;
+      return 0;
+    }
+    const auto *rec = static_cast<const ks_span_rec *>(data);
+    uint64_t name_ptr = 0;
+    std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
+    const uint64_t key = name_ptr ^ (static_cast<uint64_t>(span->tgid) << 48);
+    if (span->name.empty()) {
+      auto it = self->names.find(key);
+      span->name = it != self->names.end() ? it->second : "<unknown>";
+    } else if (self->names.size() < 65536) {
+      self->names.try_emplace(key, span->name);
+    }
+    (*self->on_span)(std::move(*span));
+    return 0;
+  }
+
+  bool open_and_load(bool use_tp_btf) {
+    skel = ks_kernspan__open();
+    if (skel == nullptr) {
+      throw CollectError("cannot open the BPF object: " + errstr(errno));
+    }
+    if (plan.tgids.size() == 1) {
+      skel->rodata->targ_tgid = static_cast<__u32>(plan.tgids[0]);
+    }
+    skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4;
+    skel->rodata->targ_costs = plan.costs ? 1 : 0;
+    int err = bpf_map__set_max_entries(skel->maps.events, plan.ringbuf_bytes);
+    if (err != 0) {
+      throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
+                         " rejected: use a power of two (" + errstr(err) + ")");
+    }
+    bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
+    bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
+    g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
+    err = ks_kernspan__load(skel);
+    g_quiet_libbpf = false;
+    if (err != 0) {
+      ks_kernspan__destroy(skel);
+      skel = nullptr;
+      if (use_tp_btf) {
+        return false;
+      }
+      throw CollectError("loading the BPF programs failed: " + errstr(err) +
+                         " (run with -v for the verifier log)");
+    }
+    variant = use_tp_btf ? "tp_btf" : "raw_tp";
+    return true;
+  }
+
+  void load() {
+    if (!open_and_load(true)) {
+      spdlog::debug("tp_btf unavailable, using raw_tp");
+      open_and_load(false);
+    }
+    for (pid_t t : plan.tgids) {
+      const auto key = static_cast<__u32>(t);
+      const __u8 one = 1;
+      int err =
+          bpf_map__update_elem(skel->maps.targets, &key, sizeof(key), &one, sizeof(one), BPF_ANY);
+      if (err != 0) {
+        throw CollectError("cannot add PID " + std::to_string(t) +
+                           " to the target set: " + errstr(err));
+      }
+    }
+  }
+
+  bpf_program *program_for(const std::string &probe) const {
+    if (probe == "span_begin") {
+      return skel->progs.span_begin;
+    }
+    if (probe == "span_begin_remote") {
+      return skel->progs.span_begin_remote;
+    }
+    if (probe == "span_end") {
+      return skel->progs.span_end;
+    }
+    return nullptr;
+  }
+
+  void attach() {
+    const auto t0 = Clock::now();
+    // Ends before begins: libbpf attaches one site at a time, and a begin
+    // seen while its end is not yet attached would leave a stale frame on
+    // the thread's stack. An end seen without its begin is only counted.
+    std::vector<const UsdtAttach *> order;
+    for (const auto &u : plan.usdt) {
+      if (u.name == "span_end") {
+        order.push_back(&u);
+      }
+    }
+    for (const auto &u : plan.usdt) {
+      if (u.name != "span_end") {
+        order.push_back(&u);
+      }
+    }
+    for (const auto *up : order) {
+      const UsdtAttach &u = *up;
+      bpf_program *prog = program_for(u.name);
+      if (prog == nullptr) {
+        throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
+      }
+      bpf_link *l = bpf_program__attach_usdt(prog, u.pid, u.object.c_str(), u.provider.c_str(),
+                                             u.name.c_str(), nullptr);
+      if (l == nullptr) {
+        const int err = errno;
+        if (u.pid > 0 && kill(u.pid, 0) != 0) {
+          throw CollectError("PID " + std::to_string(u.pid) + " exited while attaching");
+        }
+        throw CollectError("cannot attach to USDT " + u.provider + ":" + u.name + " in " +
+                           u.object + ": " + errstr(err));
+      }
+      (u.name == "span_end" ? links : begin_links).push_back(l);
+    }
+    int err = ks_kernspan__attach(skel); // the thread-exit tracepoint
+    if (err != 0) {
+      throw CollectError("cannot attach the thread-exit tracepoint: " + errstr(err));
+    }
+    attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+
+  void setup_poll() {
+    rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, this, nullptr);
+    if (rb == nullptr) {
+      throw CollectError("cannot set up the ring buffer: " + errstr(errno));
+    }
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (epoll_fd < 0 || stop_fd < 0) {
+      throw CollectError("cannot create epoll/eventfd: " + errstr(errno));
+    }
+    auto add = [&](int fd, uint64_t tag) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = tag;
+      if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        throw CollectError("epoll_ctl failed: " + errstr(errno));
+      }
+    };
+    add(ring_buffer__epoll_fd(rb), 0);
+    add(stop_fd, 1);
+    for (pid_t t : plan.tgids) {
+      const int fd = pidfd_open(t);
+      if (fd < 0) {
+        throw CollectError("PID " + std::to_string(t) + " exited before tracing began");
+      }
+      add(fd, 2 + pidfds.size());
+      pidfds.push_back(fd);
+    }
+  }
+};
+
+std::unique_ptr<Collector> Collector::start(const Plan &plan) {
+  g_verbose = plan.verbose;
+  libbpf_set_print(libbpf_log);
+  auto impl = std::make_unique<Impl>();
+  impl->plan = plan;
+  impl->load();
+  impl->setup_poll(); // pidfds before attach: an exit during attach is seen
+  impl->attach();
+  return std::unique_ptr<Collector>(new Collector(std::move(impl)));
+}
+
+Collector::Collector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Collector::~Collector() = default;
+
+void Collector::request_stop() {
+  const uint64_t one = 1;
+  // async-signal-safe; a full counter still wakes the poll
+  [[maybe_unused]] auto n = write(impl_->stop_fd, &one, sizeof(one));
+}
+
+StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
+  Impl &m = *impl_;
+  m.on_span = &on_span;
+  const auto t0 = Clock::now();
+  auto next_tick = t0 + std::chrono::seconds(1);
+  size_t alive = m.pidfds.size();
+  StopReason why = StopReason::kSignal;
+  bool stop = false;
+  while (!stop) {
+    std::array<epoll_event, 16> evs{};
+    const int n = epoll_wait(m.epoll_fd, evs.data(), static_cast<int>(evs.size()), m.plan.poll_ms);
+    if (n < 0 && errno != EINTR) {
+      throw CollectError("epoll_wait failed: " + errstr(errno));
+    }
+    for (int i = 0; i < n; i++) {
+      const uint64_t tag = evs[static_cast<size_t>(i)].data.u64;
+      if (tag == 1) {
+        stop = true;
+        why = StopReason::kSignal;
+      } else if (tag >= 2) {
+        int &fd = m.pidfds[tag - 2];
+        if (fd >= 0) {
+          epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+          close(fd);
+          fd = -1;
+          alive--;
+        }
+      }
+    }
+    // Records are submitted without wake-ups: sweep on every pass.
+    const int c = ring_buffer__consume(m.rb);
+    if (c < 0 && c != -EINTR) {
+      throw CollectError("reading the ring buffer failed: " + errstr(c));
+    }
+    const auto now = Clock::now();
+    if (!m.pidfds.empty() && alive == 0 && !stop) {
+      stop = true;
+      why = StopReason::kTargetsExited;
+    }
+    if (m.plan.duration_s > 0 && !stop &&
+        now - t0 >= std::chrono::duration<double>(m.plan.duration_s)) {
+      stop = true;
+      why = StopReason::kDuration;
+    }
+    if (on_tick && now >= next_tick) {
+      on_tick();
+      next_tick = now + std::chrono::seconds(1);
+    }
+  }
+  m.detach();
+  ring_buffer__consume(m.rb); // what was submitted before the detach
+  return why;
+}
+
+core::DropCounts Collector::drops() const {
+  core::DropCounts out;
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  for (uint32_t slot = 0; slot < KS_DROP_MAX; slot++) {
+    if (std::strcmp(kDropNames[slot], "reserved") == 0) {
+      continue;
+    }
+    uint64_t sum = 0;
+    if (bpf_map__lookup_elem(impl_->skel->maps.drops, &slot, sizeof(slot), vals.data(),
+                             vals.size() * sizeof(uint64_t), 0) == 0) {
+      for (auto v : vals) {
+        sum += v;
+      }
+    }
+    out.add(kDropNames[slot], sum);
+  }
+  out.add("decode_error", impl_->decode_errors);
+  return out;
+}
+
+uint64_t Collector::records() const {
+  return impl_->records;
+}
+size_t Collector::attached() const {
+  return impl_->links.size() + impl_->begin_links.size();
+}
+double Collector::attach_ms() const {
+  return impl_->attach_ms;
+}
+const std::string &Collector::variant() const {
+  return impl_->variant;
+}
+
+namespace {
+std::atomic<Collector *> g_stop_target{nullptr};
+struct sigaction g_old_int {};
+struct sigaction g_old_term {};
+void on_signal(int) {
+  if (auto *c = g_stop_target.load()) {
+    c->request_stop();
+  }
+}
+} // namespace
+
+SignalStopper::SignalStopper(Collector &c) {
+  g_stop_target = &c;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+SignalStopper::~SignalStopper() {
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+  g_stop_target = nullptr;
+}
+
+} // namespace kernspan::collect

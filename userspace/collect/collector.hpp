@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// The only place that talks to libbpf: load the BPF object for a Plan,
+// attach, sweep the ring buffer, count drops, detach cleanly.
+#pragma once
+
+#include "collect/plan.hpp"
+#include "core/span.hpp"
+#include "core/stats.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kernspan::collect {
+
+// A failure the user can act on; what() is one line.
+class CollectError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Checks before load, each throwing CollectError with what to do:
+// privileges (root or CAP_BPF+CAP_PERFMON), kernel BTF.
+void check_environment();
+
+enum class StopReason { kSignal, kDuration, kTargetsExited };
+const char *to_string(StopReason r);
+
+class Collector {
+public:
+  using SpanFn = std::function<void(core::Span &&)>;
+  using TickFn = std::function<void()>;
+
+  // Open, configure, load and attach everything in the plan.
+  static std::unique_ptr<Collector> start(const Plan &plan);
+  ~Collector();
+  Collector(const Collector &) = delete;
+  Collector &operator=(const Collector &) = delete;
+
+  // Sweep the ring buffer until a signal, the plan's duration or the exit of
+  // every target; then detach, drain and return why. on_tick runs about
+  // once a second on the same thread.
+  StopReason run(const SpanFn &on_span, const TickFn &on_tick = {});
+
+  // Ask run() to return; async-signal-safe.
+  void request_stop();
+
+  // Every place that can drop, with its count so far (never silent).
+  [[nodiscard]] core::DropCounts drops() const;
+  [[nodiscard]] uint64_t records() const;
+  [[nodiscard]] size_t attached() const;
+  [[nodiscard]] double attach_ms() const;
+  [[nodiscard]] const std::string &variant() const; // "tp_btf" or "raw_tp"
+
+  struct Impl;
+
+private:
+  explicit Collector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// SIGINT/SIGTERM ask the collector to stop; the previous dispositions come
+// back when this is destroyed.
+class SignalStopper {
+public:
+  explicit SignalStopper(Collector &c);
+  ~SignalStopper();
+  SignalStopper(const SignalStopper &) = delete;
+  SignalStopper &operator=(const SignalStopper &) = delete;
+};
+
+} // namespace kernspan::collect

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collect/records.hpp"
+
+#include <cstring>
+
+namespace kernspan::collect {
+
+std::string fixed_string(const char *s, size_t n) {
+  const void *nul = std::memchr(s, 0, n);
+  return {s, nul != nullptr ? static_cast<size_t>(static_cast<const char *>(nul) - s) : n};
+}
+
+core::Costs decode_costs(const ks_costs &c) {
+  core::Costs o;
+  o.cpu_ns = c.cpu_ns;
+  o.offcpu_ns = c.offcpu_ns;
+  o.runq_ns = c.runq_ns;
+  o.io_wait_ns = c.io_wait_ns;
+  o.sleep_ns = c.sleep_ns;
+  o.syscalls = c.syscalls;
+  o.syscall_ns = c.syscall_ns;
+  o.read_bytes = c.read_bytes;
+  o.write_bytes = c.write_bytes;
+  o.net_tx_bytes = c.net_tx_bytes;
+  o.net_rx_bytes = c.net_rx_bytes;
+  o.tcp_retransmits = c.tcp_retransmits;
+  o.minflt = c.minflt;
+  o.majflt = c.majflt;
+  o.ctxsw_voluntary = c.ctxsw_voluntary;
+  o.ctxsw_involuntary = c.ctxsw_involuntary;
+  return o;
+}
+
+std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
+                                      DecodeError *err) {
+  ks_span_rec r;
+  if (size < sizeof(r)) {
+    if (err != nullptr) {
+      *err = DecodeError::kShort;
+    }
+    return std::nullopt;
+  }
+  std::memcpy(&r, data, sizeof(r));
+  if (r.hdr.kind != KS_REC_SPAN) {
+    if (err != nullptr) {
+      *err = DecodeError::kBadKind;
+    }
+    return std::nullopt;
+  }
+  if (r.hdr.size != sizeof(r)) {
+    if (err != nullptr) {
+      *err = DecodeError::kBadSize;
+    }
+    return std::nullopt;
+  }
+  core::Span s;
+  s.name = fixed_string(r.name, sizeof(r.name));
+  s.trace_id = {r.trace_id_hi, r.trace_id_lo};
+  s.span_id = r.span_id;
+  s.parent_span_id = r.parent_span_id;
+  s.start_unix_nano = clock.to_unix_ns(r.start_ns);
+  s.end_unix_nano = clock.to_unix_ns(r.end_ns >= r.start_ns ? r.end_ns : r.start_ns);
+  s.tgid = r.hdr.tgid;
+  s.tid = r.hdr.tid;
+  s.thread = fixed_string(r.comm, sizeof(r.comm));
+  s.depth = r.depth;
+  s.remote_parent = (r.flags & KS_SPAN_REMOTE_PARENT) != 0;
+  s.incomplete = (r.flags & KS_SPAN_INCOMPLETE) != 0;
+  s.has_costs = (r.flags & KS_SPAN_HAS_COSTS) != 0;
+  if (s.has_costs) {
+    s.costs = decode_costs(r.costs);
+  }
+  return s;
+}
+
+} // namespace kernspan::collect

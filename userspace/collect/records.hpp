@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// C++ companion of bpf/kernspan.h: layout checks and decoding of records
+// into core types. Decoding takes raw bytes so it can be unit-tested and
+// fuzzed without BPF.
+#pragma once
+
+#include "core/clock.hpp"
+#include "core/span.hpp"
+
+extern "C" {
+#include "bpf/kernspan.h"
+}
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+namespace kernspan::collect {
+
+static_assert(sizeof(ks_hdr) == 24, "ks_hdr layout changed: update both sides");
+static_assert(sizeof(ks_costs) == 16 * 8, "ks_costs layout changed");
+static_assert(sizeof(ks_span_rec) == 24 + 8 * 6 + 8 + 8 + KS_NAME_LEN + KS_COMM_LEN + 128,
+              "ks_span_rec layout changed");
+static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
+
+enum class DecodeError { kShort, kBadKind, kBadSize };
+
+// Copy a fixed-size, maybe unterminated char array into a string.
+std::string fixed_string(const char *s, size_t n);
+
+core::Costs decode_costs(const ks_costs &c);
+
+// Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
+std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
+                                      DecodeError *err = nullptr);
+
+} // namespace kernspan::collect
