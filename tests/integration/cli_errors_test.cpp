@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bad input gets one line that says what to do, and a non-zero exit.
+#include "harness.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+namespace kernspan::itest {
+namespace {
+
+size_t lines(const std::string &s) {
+  size_t n = 0;
+  for (char c : s) {
+    n += c == '\n' ? 1 : 0;
+  }
+  return n;
+}
+
+void expect_one_line_error(const Result &r, int status, const std::string &needle) {
+  EXPECT_EQ(r.status, status) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_EQ(r.err.rfind("kernspan: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(CliErrors, UnknownPid) {
+  // pid_max is at most 2^22, so this PID cannot exist.
+  const auto r = run({KERNSPAN_BIN, "trace", "-p", "4194304"});
+  expect_one_line_error(r, 1, "no process with PID 4194304");
+}
+
+TEST(CliErrors, UnknownFlag) {
+  expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--bogus"}), 2, "--bogus");
+  expect_one_line_error(run({KERNSPAN_BIN, "trace"}), 2, "--pid");
+  expect_one_line_error(run({KERNSPAN_BIN, "frobnicate"}), 2, "frobnicate");
+}
+
+TEST(CliErrors, ProcessWithoutProbesNamesWhatWasSearched) {
+  KS_REQUIRE_ROOT();
+  Proc sleeper = spawn({"/bin/sleep", "30"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(sleeper.pid)});
+  kill(sleeper.pid, SIGKILL);
+  wait_exit(sleeper, 2000);
+  expect_one_line_error(r, 1, "has no kernspan USDT probes; searched");
+  EXPECT_NE(r.err.find("/sleep"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libc.so"), std::string::npos) << r.err;
+}
+
+TEST(CliErrors, NotRootSaysWhatToDo) {
+  KS_REQUIRE_ROOT(); // to drop privileges we must have them
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto r = run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid)});
+  kill(demo.pid, SIGTERM);
+  wait_exit(demo, 5000);
+  expect_one_line_error(r, 1, "needs root or CAP_BPF+CAP_PERFMON");
+}
+
+TEST(CliErrors, ListRejectsNonElf) {
+  expect_one_line_error(run({KERNSPAN_BIN, "list", "--binary", "/etc/hostname"}), 1,
+                        "is not an ELF object");
+  expect_one_line_error(run({KERNSPAN_BIN, "list", "--binary", "/nonexistent/x"}), 1,
+                        "cannot open /nonexistent/x");
+}
+
+TEST(List, BinaryShowsKernspanProbesWithSemaphoresOnFiveByteSites) {
+  const auto r = run({KERNSPAN_BIN, "list", "--binary", DEMO_BIN});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char *probe : {"span_begin", "span_end", "span_begin_remote"}) {
+    bool found = false;
+    size_t pos = 0;
+    while ((pos = r.out.find(std::string(" ") + probe + " ", pos)) != std::string::npos) {
+      const size_t bol = r.out.rfind('\n', pos) + 1;
+      const std::string line = r.out.substr(bol, r.out.find('\n', pos) - bol);
+      EXPECT_NE(line.find("kernspan"), std::string::npos) << line;
+      EXPECT_NE(line.find("0x"), std::string::npos) << "semaphore: " << line;
+      EXPECT_NE(line.find("nop5"), std::string::npos) << "5-byte site: " << line;
+      EXPECT_NE(line.find("8@"), std::string::npos) << "arguments: " << line;
+      found = true;
+      pos++;
+    }
+    EXPECT_TRUE(found) << probe << " missing in\n" << r.out;
+  }
+}
+
+TEST(List, ProcessListsItsObjects) {
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto r = run({KERNSPAN_BIN, "list", "-p", std::to_string(demo.pid)});
+  kill(demo.pid, SIGTERM);
+  wait_exit(demo, 5000);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("demo_service"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("span_begin"), std::string::npos) << r.out;
+}
+
+} // namespace
+} // namespace kernspan::itest

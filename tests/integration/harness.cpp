@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "harness.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+
+namespace kernspan::itest {
+
+std::string temp_path(const std::string &stem) {
+  static int n = 0;
+  return "/tmp/kernspan-itest-" + std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + stem;
+}
+
+Proc spawn(const std::vector<std::string> &argv) {
+  Proc p;
+  p.out_path = temp_path("stdout");
+  p.err_path = temp_path("stderr");
+  p.pid = fork();
+  if (p.pid == 0) {
+    const int o = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int e = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(o, 1);
+    dup2(e, 2);
+    std::vector<char *> args;
+    args.reserve(argv.size() + 1);
+    for (const auto &a : argv) {
+      args.push_back(const_cast<char *>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return p;
+}
+
+int wait_exit(Proc &p, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int st = 0;
+  while (true) {
+    const pid_t r = waitpid(p.pid, &st, WNOHANG);
+    if (r == p.pid) {
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(p.pid, SIGKILL);
+      waitpid(p.pid, &st, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (WIFEXITED(st)) {
+    return WEXITSTATUS(st);
+  }
+  return 128 + WTERMSIG(st);
+}
+
+std::string slurp(const std::string &path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool wait_for_text(const Proc &p, const std::string &path, const std::string &needle,
+                   int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (slurp(path).find(needle) != std::string::npos) {
+      return true;
+    }
+    if (kill(p.pid, 0) != 0) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string &path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (!line.empty()) {
+      out.push_back(nlohmann::json::parse(line));
+    }
+  }
+  return out;
+}
+
+Result run(const std::vector<std::string> &argv, int timeout_ms) {
+  Proc p = spawn(argv);
+  const int st = wait_exit(p, timeout_ms);
+  return {st, slurp(p.out_path), slurp(p.err_path)};
+}
+
+} // namespace kernspan::itest

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+// The spine end to end: the demo service marks spans with our header,
+// kernspan attaches to its PID, and every span arrives with the right
+// counts, links, ids and times.
+#include "harness.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace kernspan::itest {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kKeys = {
+    "name",          "trace_id", "span_id", "parent_span_id", "start_unix_nano",
+    "end_unix_nano", "tgid",     "tid",     "thread",         "attributes"};
+
+uint64_t now_unix_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool is_hex(const std::string &s, size_t n) {
+  return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+struct Traced {
+  int demo_status = -1;
+  int ks_status = -1;
+  std::vector<json> spans;
+  json report;
+  std::string ks_out;
+  std::string ks_err;
+  double exit_lag_ms = 0; // target exit -> kernspan exit
+};
+
+// Start the demo waiting for a tracer, trace it to its end, collect it all.
+Traced trace_demo(std::vector<std::string> demo_args) {
+  Traced t;
+  const std::string report = temp_path("report.json");
+  const std::string out = temp_path("spans.jsonl");
+  std::vector<std::string> argv = {DEMO_BIN, "--wait-for-tracer", "--report", report};
+  argv.insert(argv.end(), demo_args.begin(), demo_args.end());
+  Proc demo = spawn(argv);
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-o", out, "-q"});
+  t.demo_status = wait_exit(demo, 60000);
+  const auto exited = std::chrono::steady_clock::now();
+  t.ks_status = wait_exit(ks, 10000);
+  t.exit_lag_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - exited).count();
+  t.ks_out = slurp(ks.out_path);
+  t.ks_err = slurp(ks.err_path);
+  t.spans = read_jsonl(out);
+  const std::string r = slurp(report);
+  if (!r.empty()) {
+    t.report = json::parse(r);
+  }
+  return t;
+}
+
+std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
+  std::map<std::string, size_t> m;
+  for (const auto &s : spans) {
+    m[s["name"].get<std::string>()]++;
+  }
+  return m;
+}
+
+// Every drop counter in the summary is zero ("drops: none" or "name=0").
+void expect_no_drops(const std::string &summary) {
+  const auto pos = summary.find("drops");
+  ASSERT_NE(pos, std::string::npos) << summary;
+  const std::string line = summary.substr(pos, summary.find('\n', pos) - pos);
+  EXPECT_EQ(line.find_first_of("123456789"), std::string::npos) << line;
+}
+
+TEST(Spine, ExactSpanCountsLinksAndTimes) {
+  KS_REQUIRE_ROOT();
+  const uint64_t t_begin = now_unix_ns();
+  const Traced t = trace_demo({"--requests", "300", "--rate", "1000", "--linger-ms", "50"});
+  const uint64_t t_end = now_unix_ns();
+  ASSERT_EQ(t.demo_status, 0);
+  ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+  ASSERT_EQ(t.report["requests"].get<int>(), 300);
+
+  // Exactly the app's own count of each span name.
+  const auto counts = count_by_name(t.spans);
+  ASSERT_EQ(counts.size(), t.report["spans"].size());
+  for (const auto &[name, st] : t.report["spans"].items()) {
+    EXPECT_EQ(counts.at(name), st["count"].get<size_t>()) << name;
+  }
+  EXPECT_EQ(counts.at("handle_request"), 300u);
+  EXPECT_EQ(counts.at("parse"), 300u);
+
+  std::map<std::string, const json *> by_id;
+  for (const auto &s : t.spans) {
+    std::set<std::string> keys;
+    for (const auto &[k, v] : s.items()) {
+      keys.insert(k);
+    }
+    ASSERT_EQ(keys, kKeys) << s.dump();
+    ASSERT_TRUE(is_hex(s["trace_id"], 32)) << s.dump();
+    ASSERT_TRUE(is_hex(s["span_id"], 16)) << s.dump();
+    EXPECT_TRUE(by_id.emplace(s["span_id"].get<std::string>(), &s).second) << "duplicate id";
+    EXPECT_EQ(s["tgid"].get<int>(), t.report["pid"].get<int>());
+    EXPECT_EQ(s["thread"].get<std::string>().rfind("demo", 0), 0u) << s.dump();
+    EXPECT_GE(s["start_unix_nano"].get<uint64_t>(), t_begin);
+    EXPECT_LE(s["end_unix_nano"].get<uint64_t>(), t_end);
+    EXPECT_LE(s["start_unix_nano"].get<uint64_t>(), s["end_unix_nano"].get<uint64_t>());
+  }
+  std::set<std::string> traces;
+  for (const auto &s : t.spans) {
+    const std::string parent = s["parent_span_id"];
+    if (parent.empty()) {
+      EXPECT_EQ(s["name"], "handle_request");
+      traces.insert(s["trace_id"].get<std::string>());
+      continue;
+    }
+    ASSERT_TRUE(is_hex(parent, 16));
+    ASSERT_TRUE(by_id.count(parent)) << "parent missing for " << s.dump();
+    const json &p = *by_id.at(parent);
+    EXPECT_EQ(p["trace_id"], s["trace_id"]) << "a child shares its parent's trace";
+    EXPECT_EQ(p["tid"], s["tid"]);
+    EXPECT_LE(p["start_unix_nano"].get<uint64_t>(), s["start_unix_nano"].get<uint64_t>());
+    EXPECT_GE(p["end_unix_nano"].get<uint64_t>(), s["end_unix_nano"].get<uint64_t>());
+    const std::string name = s["name"];
+    if (name == "parse" || name == "query" || name == "render") {
+      EXPECT_EQ(p["name"], "handle_request");
+    } else if (name == "query.read") {
+      EXPECT_EQ(p["name"], "query");
+    }
+  }
+  EXPECT_EQ(traces.size(), 300u) << "each request is its own trace";
+
+  // Durations agree with the app's own clock, read just outside the markers:
+  // kernspan's are shorter by at most the probe cost.
+  std::map<std::string, uint64_t> sum;
+  std::map<std::string, uint64_t> max;
+  for (const auto &s : t.spans) {
+    const uint64_t d = s["end_unix_nano"].get<uint64_t>() - s["start_unix_nano"].get<uint64_t>();
+    sum[s["name"]] += d;
+    max[s["name"]] = std::max(max[s["name"]], d);
+  }
+  for (const auto &[name, st] : t.report["spans"].items()) {
+    const auto app_sum = st["sum_ns"].get<uint64_t>();
+    const auto n = st["count"].get<uint64_t>();
+    EXPECT_LE(sum[name], app_sum) << name;
+    EXPECT_GE(sum[name] + n * 50'000, app_sum) << name << ": more than 50us/span apart";
+    EXPECT_LE(max[name], st["max_ns"].get<uint64_t>()) << name;
+  }
+  expect_no_drops(t.ks_out);
+  EXPECT_NE(t.ks_out.find("handle_request"), std::string::npos) << "summary per span name";
+  EXPECT_NE(t.ks_err.find("target exited"), std::string::npos) << t.ks_err;
+  EXPECT_LT(t.exit_lag_ms, 2000) << "kernspan should notice the exit at once";
+}
+
+TEST(Spine, ThreadsEachGetTheirOwnStacks) {
+  KS_REQUIRE_ROOT();
+  const Traced t =
+      trace_demo({"--requests", "400", "--threads", "4", "--rate", "0", "--linger-ms", "50"});
+  ASSERT_EQ(t.demo_status, 0);
+  ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+  const auto counts = count_by_name(t.spans);
+  for (const auto &[name, st] : t.report["spans"].items()) {
+    EXPECT_EQ(counts.at(name), st["count"].get<size_t>()) << name;
+  }
+  std::set<int> tids;
+  std::map<std::string, int> tid_of;
+  for (const auto &s : t.spans) {
+    tids.insert(s["tid"].get<int>());
+    tid_of[s["span_id"]] = s["tid"].get<int>();
+  }
+  EXPECT_GE(tids.size(), 4u);
+  for (const auto &s : t.spans) {
+    const std::string parent = s["parent_span_id"];
+    if (!parent.empty()) {
+      ASSERT_TRUE(tid_of.count(parent));
+      EXPECT_EQ(tid_of[parent], s["tid"].get<int>());
+    }
+  }
+  expect_no_drops(t.ks_out);
+}
+
+TEST(Spine, RemoteTraceparentIsAdopted) {
+  KS_REQUIRE_ROOT();
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const Traced t = trace_demo({"--requests", "5", "--traceparent", tp, "--linger-ms", "50"});
+  ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+  ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 5u);
+  for (const auto &s : t.spans) {
+    EXPECT_EQ(s["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736") << s.dump();
+    if (s["name"] == "handle_request") {
+      EXPECT_EQ(s["parent_span_id"], "00f067aa0ba902b7");
+      EXPECT_EQ(s["attributes"]["kernspan.remote_parent"], true);
+    } else {
+      EXPECT_NE(s["parent_span_id"], "00f067aa0ba902b7");
+    }
+  }
+}
+
+TEST(Spine, ThreadExitReportsOpenSpansAsIncomplete) {
+  KS_REQUIRE_ROOT();
+  const std::string out = temp_path("exit.jsonl");
+  Proc prog = spawn({EXIT_MID_SPAN_BIN});
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "-o", out, "-q"});
+  ASSERT_EQ(wait_exit(prog, 20000), 0) << slurp(prog.err_path);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  const auto spans = read_jsonl(out);
+  std::map<std::string, const json *> by_name;
+  for (const auto &s : spans) {
+    by_name[s["name"]] = &s;
+  }
+  ASSERT_EQ(spans.size(), 3u) << slurp(ks.out_path);
+  ASSERT_TRUE(by_name.count("done") && by_name.count("outer") && by_name.count("inner"));
+  EXPECT_FALSE(by_name["done"]->at("attributes").contains("kernspan.incomplete"));
+  EXPECT_EQ(by_name["outer"]->at("attributes")["kernspan.incomplete"], true);
+  EXPECT_EQ(by_name["inner"]->at("attributes")["kernspan.incomplete"], true);
+  EXPECT_EQ(by_name["inner"]->at("parent_span_id"), by_name["outer"]->at("span_id"));
+  const std::string summary = slurp(ks.out_path);
+  EXPECT_NE(summary.find("incomplete"), std::string::npos) << summary;
+}
+
+TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "200"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-q"});
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 10000)) << slurp(ks.err_path);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(ks.pid, SIGINT);
+  EXPECT_EQ(wait_exit(ks, 5000), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  const std::string summary = slurp(ks.out_path);
+  EXPECT_NE(summary.find("handle_request"), std::string::npos) << summary;
+  EXPECT_NE(slurp(ks.err_path).find("interrupted"), std::string::npos);
+  // Detached: the demo still serves, and stops cleanly on its own signal.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(kill(demo.pid, 0), 0) << "the target must survive the tracer";
+  kill(demo.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(demo, 5000), 0);
+  EXPECT_NE(slurp(demo.out_path).find("served"), std::string::npos);
+}
+
+TEST(Spine, DurationEndsTheTrace) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "100"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "1", "-q"});
+  kill(demo.pid, SIGTERM);
+  wait_exit(demo, 5000);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("duration elapsed"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace kernspan::itest
