@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install what kernspan needs to build, test and benchmark, from Debian's
+# packages. Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  libprotobuf-dev protobuf-compiler
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  systemtap-sdt-dev binutils procps iproute2 time
+  prometheus bpftrace libbpf-tools
+  clang-format clang-tidy
+  nodejs npm
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages: ${missing[*]}; run this script as root (sudo $0)" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The prometheus package enables a system service; tests start their own.
+systemctl disable --now prometheus >/dev/null 2>&1 || true

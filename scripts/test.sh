@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install what is missing, build, and run every test through ctest.
+# As root the BPF integration tests run for real; they never skip there.
+# A second build with AddressSanitizer and UBSan runs the unit tests and the
+# integration tests too (KERNSPAN_SKIP_SANITIZE=1 skips it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/lint.sh
+
+BUILD_DIR=build scripts/build.sh
+(cd build && ctest --output-on-failure --timeout 300 -j1)
+
+if [ "${KERNSPAN_SKIP_SANITIZE:-0}" != "1" ]; then
+  BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DKERNSPAN_SANITIZE=ON \
+    -DKERNSPAN_BUILD_BENCH=OFF
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 300 -j1)
+fi
