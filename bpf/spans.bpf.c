@@ -174,20 +174,19 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 
 static __always_inline bool ks_same_name(__u64 a, __u64 b)
 {
-	char x[KS_NAME_LEN], y[KS_NAME_LEN];
+	__u64 x[KS_NAME_LEN / 8] = {}, y[KS_NAME_LEN / 8] = {};
 
 	if (a == b)
 		return true;
 	/* The same literal may sit at two addresses (begin and end in
-	 * different translation units): compare the text. */
+	 * different translation units): compare the text, a word at a time
+	 * (zero-filled, so bytes past the terminator compare equal). */
 	if (bpf_probe_read_user_str(x, sizeof(x), (const void *)a) < 0 ||
 	    bpf_probe_read_user_str(y, sizeof(y), (const void *)b) < 0)
 		return false;
-	for (int i = 0; i < KS_NAME_LEN; i++) {
+	for (int i = 0; i < KS_NAME_LEN / 8; i++) {
 		if (x[i] != y[i])
 			return false;
-		if (!x[i])
-			break;
 	}
 	return true;
 }
@@ -227,11 +226,7 @@ static __always_inline int ks_end(__u64 name_ptr)
 			ks_count_drop(KS_DROP_UNMATCHED_END);
 			return 0;
 		}
-		for (__u32 i = 0; i < KS_MAX_DEPTH; i++) {
-			if (i >= top - found)
-				break;
-			ks_count_drop(KS_DROP_MISMATCHED_END);
-		}
+		ks_count_drops(KS_DROP_MISMATCHED_END, top - found);
 		top = found;
 	}
 	ks_emit(t, top, id, now, 0, true);

@@ -13,14 +13,20 @@ PKGS=(
   systemtap-sdt-dev binutils procps iproute2 time
   prometheus bpftrace libbpf-tools
   clang-format clang-tidy
-  nodejs npm
 )
+# Needed as commands, whatever package provides them (a machine may carry
+# a Node.js build that bundles npm, which Debian's npm package conflicts with).
+CMDS=(node:nodejs npm:npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
+done
+
+for c in "${CMDS[@]}"; do
+  command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then

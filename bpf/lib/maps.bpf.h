@@ -82,12 +82,17 @@ static __always_inline bool ks_is_target(__u32 tgid)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
-static __always_inline void ks_count_drop(__u32 slot)
+static __always_inline void ks_count_drops(__u32 slot, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&drops, &slot);
 
 	if (v)
-		*v += 1; /* per-CPU slot: no atomic needed */
+		*v += n; /* per-CPU slot: no atomic needed */
+}
+
+static __always_inline void ks_count_drop(__u32 slot)
+{
+	ks_count_drops(slot, 1);
 }
 
 /* Batch wake-ups: only wake the consumer once the buffer is filling up;
