@@ -22,7 +22,7 @@ command -v "${BPFTRACE:-bpftrace}" >/dev/null ||
   { echo "run_spine.sh: bpftrace not found (apt-get install bpftrace)" >&2; exit 1; }
 
 if [[ ${NO_BUILD:-0} != 1 ]]; then
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} \
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
     -DKERNSPAN_BUILD_BENCH=ON >/dev/null
   targets=(span_loop span_loop_nop1 spine_bench)
   [[ -n ${KERNSPAN:-} ]] || targets+=(kernspan)

@@ -40,7 +40,7 @@ public:
       STAP_PROBE1(kernspan, span_begin, name_);
   }
   ~Span() {
-    if (__builtin_expect(*static_cast<volatile unsigned short *>(&kernspan_span_end_semaphore), 0))
+    if (__builtin_expect(__atomic_load_n(&kernspan_span_end_semaphore, __ATOMIC_RELAXED) != 0, 0))
       STAP_PROBE1(kernspan, span_end, name_);
   }
   Span(const Span &) = delete;

@@ -252,8 +252,37 @@ struct Run {
   double exit_ms = NAN;         // target exit -> tracer exit
   double rss_mib = NAN;         // tracer peak RSS
   double spans_per_s = NAN;     // achieved by the target
+  double iwi_per_k = NAN;       // IRQ-work interrupts (all CPUs) per 1000 pairs
   std::string note;
 };
+
+// IRQ-work interrupts so far, summed over CPUs: a BPF ring buffer wakes its
+// consumer through irq_work, a self-IPI (a VM exit on a guest).
+double irq_work_count() {
+  FILE *f = fopen("/proc/interrupts", "r");
+  if (f == nullptr)
+    return NAN;
+  char line[4096];
+  double total = NAN;
+  while (fgets(line, sizeof line, f)) {
+    char *p = line;
+    while (*p == ' ')
+      ++p;
+    if (strncmp(p, "IWI:", 4) != 0)
+      continue;
+    total = 0;
+    for (p += 4;;) {
+      char *end = nullptr;
+      double v = strtod(p, &end);
+      if (end == p)
+        break;
+      total += v;
+      p = end;
+    }
+  }
+  fclose(f);
+  return total;
+}
 
 std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::string &bin, pid_t pid,
                                      uint64_t seconds) {
@@ -281,6 +310,7 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
   if (t != kUntraced)
     args.insert(args.end(), {"--wait-for-tracer", "--wait-timeout-ms", "30000"});
   Run r;
+  const double iwi_before = irq_work_count();
   Child loop = spawn("span_loop", args, true, o.pin ? 0 : -1);
   std::optional<Child> tracer;
   if (t != kUntraced) {
@@ -303,6 +333,7 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
   finish(loop);
   if (tracer)
     finish(*tracer);
+  r.iwi_per_k = (irq_work_count() - iwi_before) * 1000.0 / static_cast<double>(iterations);
 
   if (!WIFEXITED(loop.status) || WEXITSTATUS(loop.status) != 0) {
     r.note = "span_loop failed (status " + std::to_string(loop.status) + ")\n" + tail(loop, 5);
@@ -520,6 +551,19 @@ int main(int argc, char **argv) {
              "Per-span cost, CPU time of the app's thread (user + kernel, so the probe "
              "handling\nand BPF programs count; time taken by other processes does not)");
   cost_table(&Run::ns_per_iter, "Per-span cost, wall time of the app's loop");
+  printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
+         "[min-max]:\n");
+  for (int t = kFloor; t < kTracers; ++t) {
+    if (t == kKernspan && !with_kernspan)
+      continue;
+    printf("  %-30s", kTracerNames[t]);
+    for (int s = 0; s < kSites; ++s) {
+      auto v = col(t, s, &Run::iwi_per_k);
+      printf("  %s %s [%s-%s]", kSiteNames[s], num(median(v), "%.1f").c_str(),
+             num(lo(v), "%.1f").c_str(), num(hi(v), "%.1f").c_str());
+    }
+    printf("\n");
+  }
 
   // ---- attach, exit and memory at a steady span rate ----
   printf("\nTracer start-up, shutdown and memory (nop5 site). Attach columns are medians over "
