@@ -20,16 +20,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline __u64 ks_rand64(void)
-{
-	__u64 v;
-
-	do {
-		v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
-	} while (0);
-	return v ? v : 1; /* ids are never zero: zero means "no parent" */
-}
-
 static __always_inline int ks_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -108,7 +98,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	}
 	f = &t->frames[d & (KS_MAX_DEPTH - 1)];
 	f->name_ptr = name_ptr;
-	f->span_id = ks_rand64();
+	f->span_id = ks_next_id(t);
 	f->flags = 0;
 	if (traceparent && ks_parse_traceparent(traceparent, f) == 0) {
 		/* joins a trace begun in another service */
@@ -116,8 +106,8 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 		if (traceparent)
 			ks_count_drop(KS_DROP_BAD_TRACEPARENT);
 		if (d == 0) {
-			f->trace_id_hi = ks_rand64();
-			f->trace_id_lo = ks_rand64();
+			f->trace_id_hi = ks_next_id(t);
+			f->trace_id_lo = ks_next_id(t);
 			f->parent_span_id = 0;
 		} else {
 			struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
@@ -169,7 +159,7 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 	} else {
 		__builtin_memset(&r->costs, 0, sizeof(r->costs));
 	}
-	bpf_ringbuf_submit(r, ks_rb_flags());
+	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
 }
 
 static __always_inline bool ks_same_name(__u64 a, __u64 b)
@@ -234,20 +224,46 @@ static __always_inline int ks_end(__u64 name_ptr)
 	return 0;
 }
 
+/*
+ * kernspan's own header pins the arguments to %rdi and %rsi (x86-64), so
+ * these read the registers directly; userspace attaches them only where
+ * every site's note says so. Other layouts go through libbpf's argument
+ * specs (the *_usdt twins below).
+ */
 SEC("usdt")
-int BPF_USDT(span_begin, __u64 name)
+int span_begin(struct pt_regs *ctx)
+{
+	return ks_begin(PT_REGS_PARM1(ctx), 0);
+}
+
+SEC("usdt")
+int span_begin_remote(struct pt_regs *ctx)
+{
+	__u64 tp = PT_REGS_PARM2(ctx);
+
+	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
+}
+
+SEC("usdt")
+int span_end(struct pt_regs *ctx)
+{
+	return ks_end(PT_REGS_PARM1(ctx));
+}
+
+SEC("usdt")
+int BPF_USDT(span_begin_usdt, __u64 name)
 {
 	return ks_begin(name, 0);
 }
 
 SEC("usdt")
-int BPF_USDT(span_begin_remote, __u64 name, __u64 traceparent)
+int BPF_USDT(span_begin_remote_usdt, __u64 name, __u64 traceparent)
 {
 	return ks_begin(name, traceparent ? traceparent : 1);
 }
 
 SEC("usdt")
-int BPF_USDT(span_end, __u64 name)
+int BPF_USDT(span_end_usdt, __u64 name)
 {
 	return ks_end(name);
 }

@@ -5,13 +5,11 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
+#include "exporters/json_writer.hpp"
 
 namespace kernspan::exporters {
 
 namespace {
-
-using Json = nlohmann::ordered_json;
 
 constexpr size_t kBufferBytes = size_t{1} << 20;
 
@@ -30,34 +28,62 @@ JsonlSink::~JsonlSink() {
   JsonlSink::close();
 }
 
-std::string JsonlSink::format_line(const core::Span &span) {
-  Json j;
-  j["name"] = span.name;
-  j["trace_id"] = span.trace_id.hex();
-  j["span_id"] = core::span_id_hex(span.span_id);
-  j["parent_span_id"] = span.parent_span_id ? core::span_id_hex(span.parent_span_id) : "";
-  j["start_unix_nano"] = span.start_unix_nano;
-  j["end_unix_nano"] = span.end_unix_nano;
-  j["tgid"] = span.tgid;
-  j["tid"] = span.tid;
-  j["thread"] = span.thread;
-  Json attrs = Json::object();
-  for (const auto &entry : span.attributes) {
-    std::visit([&](const auto &v) { attrs[entry.first] = v; }, entry.second);
+void JsonlSink::append_line(std::string &out, const core::Span &span) {
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("name");
+  w.value(span.name);
+  w.key("trace_id");
+  w.value(span.trace_id.hex());
+  w.key("span_id");
+  w.value(core::span_id_hex(span.span_id));
+  w.key("parent_span_id");
+  w.value(span.parent_span_id != 0 ? core::span_id_hex(span.parent_span_id) : std::string());
+  w.key("start_unix_nano");
+  w.value(span.start_unix_nano);
+  w.key("end_unix_nano");
+  w.value(span.end_unix_nano);
+  w.key("tgid");
+  w.value(span.tgid);
+  w.key("tid");
+  w.value(span.tid);
+  w.key("thread");
+  w.value(span.thread);
+  w.key("attributes");
+  w.begin_object();
+  for (const auto &[k, v] : span.attributes) {
+    if ((k == "kernspan.incomplete" && span.incomplete) ||
+        (k == "kernspan.remote_parent" && span.remote_parent)) {
+      continue; // written once, below
+    }
+    w.key(k);
+    std::visit([&](const auto &x) { w.value(x); }, v);
   }
   if (span.incomplete) {
-    attrs["kernspan.incomplete"] = true;
+    w.key("kernspan.incomplete");
+    w.value(true);
   }
   if (span.remote_parent) {
-    attrs["kernspan.remote_parent"] = true;
+    w.key("kernspan.remote_parent");
+    w.value(true);
   }
-  j["attributes"] = std::move(attrs);
+  w.end_object();
   if (span.has_costs) {
-    Json costs = Json::object();
-    core::for_each_cost(span.costs, [&](const char *key, uint64_t v) { costs[key] = v; });
-    j["costs"] = std::move(costs);
+    w.key("costs");
+    w.begin_object();
+    core::for_each_cost(span.costs, [&](const char *key, uint64_t v) {
+      w.key(key);
+      w.value(v);
+    });
+    w.end_object();
   }
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  w.end_object();
+}
+
+std::string JsonlSink::format_line(const core::Span &span) {
+  std::string out;
+  append_line(out, span);
+  return out;
 }
 
 void JsonlSink::on_span(const core::Span &span) {
@@ -65,9 +91,10 @@ void JsonlSink::on_span(const core::Span &span) {
     ++write_errors_;
     return;
   }
-  std::string line = format_line(span);
-  line.push_back('\n');
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size()) {
+  line_.clear();
+  append_line(line_, span);
+  line_.push_back('\n');
+  if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
     ++write_errors_;
   }
 }

@@ -31,9 +31,11 @@ public:
 
   // The line for one span, without the newline.
   static std::string format_line(const core::Span &span);
+  static void append_line(std::string &out, const core::Span &span);
 
 private:
   std::FILE *file_ = nullptr;
+  std::string line_; // reused: no allocation per span
   uint64_t write_errors_ = 0;
 };
 

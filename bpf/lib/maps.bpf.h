@@ -43,11 +43,12 @@ struct ks_thread {
 	__u64 syscall_start;	/* ktime of the current syscall's entry */
 	__u32 off_reason;	/* why it went off CPU (KS_OFF_*) */
 	__u32 syscall_nr;
+	__u64 rng; /* per-thread id generator state; 0 until first used */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized by userspace */
+	__uint(max_entries, 4 << 20); /* resized by userspace */
 } events SEC(".maps") __weak;
 
 struct {
@@ -95,13 +96,41 @@ static __always_inline void ks_count_drop(__u32 slot)
 	ks_count_drops(slot, 1);
 }
 
-/* Batch wake-ups: only wake the consumer once the buffer is filling up;
- * otherwise userspace finds the records on its next timed sweep. */
-static __always_inline __u64 ks_rb_flags(void)
+/*
+ * Batch wake-ups: userspace sweeps the buffer on a timer, so a record wakes
+ * it only when it is the one that takes the fill level past the threshold
+ * (a burst). Waking on every record above the threshold made each one pay
+ * for a self-interrupt while the consumer was catching up.
+ */
+static __always_inline __u64 ks_rb_flags(__u64 size)
 {
-	if (targ_rb_wakeup && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= targ_rb_wakeup)
+	__u64 avail;
+
+	if (!targ_rb_wakeup)
+		return BPF_RB_NO_WAKEUP;
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail >= targ_rb_wakeup && avail - size < targ_rb_wakeup)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * Span and trace ids: a per-thread splitmix64 stream seeded with 64 random
+ * bits on first use. Cheaper than two to six bpf_get_prandom_u32() calls per
+ * span, and as unique: the streams of two threads would have to collide.
+ */
+static __always_inline __u64 ks_next_id(struct ks_thread *t)
+{
+	__u64 z;
+
+	if (!t->rng)
+		t->rng = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32() | 1;
+	t->rng += 0x9e3779b97f4a7c15ULL;
+	z = t->rng;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z ? z : 1; /* ids are never zero: zero means "no parent" */
 }
 
 static __always_inline void ks_fill_hdr(struct ks_hdr *h, __u16 kind, __u16 size, __u64 id,

@@ -97,12 +97,25 @@ KERNSPAN_DEFINE_SEMAPHORE_(span_end);
 			      "\t.popsection\n"                                                    \
 			      "\t.endif\n"
 
+/*
+ * On x86-64 the arguments are pinned to the first two argument registers
+ * (%rdi, %rsi): the note still describes them, so any tracer reads them as
+ * usual, and kernspan reads the registers directly instead of decoding the
+ * argument spec on every hit. Elsewhere the compiler picks the operands.
+ */
+#if defined(__x86_64__)
+#define KERNSPAN_ARG0_ "D"
+#define KERNSPAN_ARG1_ "S"
+#else
+#define KERNSPAN_ARG0_ "nor"
+#define KERNSPAN_ARG1_ "nor"
+#endif
 #define KERNSPAN_PROBE1_(probe, x0)                                                                \
-	__asm__ __volatile__(KERNSPAN_PROBE_ASM_(probe, "8@%[a0]") : : [a0] "nor"(x0))
+	__asm__ __volatile__(KERNSPAN_PROBE_ASM_(probe, "8@%[a0]") : : [a0] KERNSPAN_ARG0_(x0))
 #define KERNSPAN_PROBE2_(probe, x0, x1)                                                            \
 	__asm__ __volatile__(KERNSPAN_PROBE_ASM_(probe, "8@%[a0] 8@%[a1]")                         \
 			     :                                                                     \
-			     : [a0] "nor"(x0), [a1] "nor"(x1))
+			     : [a0] KERNSPAN_ARG0_(x0), [a1] KERNSPAN_ARG1_(x1))
 
 /* Begin a span named `name` on this thread. */
 #define KERNSPAN_BEGIN(name)                                                                       \

@@ -225,6 +225,37 @@ TEST(Spine, ThreadExitReportsOpenSpansAsIncomplete) {
   EXPECT_NE(summary.find("incomplete"), std::string::npos) << summary;
 }
 
+TEST(Spine, SysSdtProbesUseTheGenericArgumentPath) {
+  KS_REQUIRE_ROOT();
+  const std::string out = temp_path("sdt.jsonl");
+  Proc prog = spawn({SDT_BIN, "250"});
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "-o", out, "-q"});
+  ASSERT_EQ(wait_exit(prog, 20000), 0) << slurp(prog.err_path);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  const auto spans = read_jsonl(out);
+  std::map<std::string, size_t> n;
+  std::map<std::string, std::string> id_of;
+  for (const auto &s : spans) {
+    n[s["name"]]++;
+  }
+  EXPECT_EQ(n["sdt_outer"], 250u);
+  EXPECT_EQ(n["sdt_inner"], 250u);
+  EXPECT_EQ(spans.size(), 500u);
+  for (const auto &s : spans) {
+    if (s["name"] == "sdt_outer") {
+      id_of[s["span_id"]] = s["trace_id"];
+      EXPECT_EQ(s["parent_span_id"], "");
+    }
+  }
+  for (const auto &s : spans) {
+    if (s["name"] == "sdt_inner") {
+      ASSERT_TRUE(id_of.count(s["parent_span_id"])) << s.dump();
+      EXPECT_EQ(id_of[s["parent_span_id"]], s["trace_id"]);
+    }
+  }
+  expect_no_drops(slurp(ks.out_path));
+}
+
 TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {
   KS_REQUIRE_ROOT();
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "200"});

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <set>
 #include <spdlog/spdlog.h>
@@ -25,7 +26,7 @@ struct TraceOptions {
   double duration_s = 0;
   std::string output;
   bool quiet = false;
-  uint32_t ringbuf_mb = 8;
+  uint32_t ringbuf_mb = 4;
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -52,14 +53,18 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   plan.verbose = g.verbose;
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
   for (const auto &obj : found) {
-    std::set<std::string> names;
+    // probe name -> do all its sites pass arguments in the pinned registers?
+    std::map<std::string, bool> names;
     for (const auto &p : obj.probes) {
-      if (kSpanProbes.count(p.name) != 0) {
-        names.insert(p.name);
+      if (kSpanProbes.count(p.name) == 0) {
+        continue;
       }
+      const bool regs = p.args == (p.name == "span_begin_remote" ? "8@%rdi 8@%rsi" : "8@%rdi");
+      auto [it, fresh] = names.emplace(p.name, regs);
+      it->second = it->second && regs;
     }
-    for (const auto &n : names) {
-      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n});
+    for (const auto &[n, regs] : names) {
+      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n, regs});
     }
     if (!names.empty()) {
       (*objects)++;

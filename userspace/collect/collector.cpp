@@ -273,6 +273,16 @@ struct Collector::Impl {
       throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
                          " rejected: use a power of two (" + errstr(err) + ")");
     }
+    // Load only what the plan attaches: each program costs verifier time.
+    for (bpf_program *p :
+         {skel->progs.span_begin, skel->progs.span_begin_usdt, skel->progs.span_begin_remote,
+          skel->progs.span_begin_remote_usdt, skel->progs.span_end, skel->progs.span_end_usdt}) {
+      bool used = false;
+      for (const auto &u : plan.usdt) {
+        used = used || program_for(skel, u) == p;
+      }
+      bpf_program__set_autoload(p, used);
+    }
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
@@ -308,15 +318,17 @@ struct Collector::Impl {
     }
   }
 
-  bpf_program *program_for(const std::string &probe) const {
-    if (probe == "span_begin") {
-      return skel->progs.span_begin;
+  // The program for a USDT probe: the register-reading one where every site
+  // of the probe passes its arguments in registers, else libbpf's generic.
+  static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u) {
+    if (u.name == "span_begin") {
+      return u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt;
     }
-    if (probe == "span_begin_remote") {
-      return skel->progs.span_begin_remote;
+    if (u.name == "span_begin_remote") {
+      return u.regs ? sk->progs.span_begin_remote : sk->progs.span_begin_remote_usdt;
     }
-    if (probe == "span_end") {
-      return skel->progs.span_end;
+    if (u.name == "span_end") {
+      return u.regs ? sk->progs.span_end : sk->progs.span_end_usdt;
     }
     return nullptr;
   }
@@ -339,7 +351,7 @@ struct Collector::Impl {
     }
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
-      bpf_program *prog = program_for(u.name);
+      bpf_program *prog = program_for(skel, u);
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }

@@ -16,12 +16,13 @@ struct UsdtAttach {
   std::string object;   // path to open (from our mount namespace)
   std::string provider; // "kernspan"
   std::string name;     // "span_begin", "span_end", "span_begin_remote"
+  bool regs = false;    // every site passes its arguments in %rdi, %rsi
 };
 
 struct Plan {
   std::vector<pid_t> tgids;     // processes to watch (filtered in the kernel)
   std::vector<UsdtAttach> usdt; // where to attach
-  uint32_t ringbuf_bytes = 8u << 20;
+  uint32_t ringbuf_bytes = 4u << 20;
   int poll_ms = 50;      // sweep interval of the ring buffer
   double duration_s = 0; // 0: until stopped or the targets exit
   bool costs = false;    // load the per-thread cost programs

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// A small, fast JSON emitter for hot paths (one span per line at hundreds of
+// thousands of spans a second): appends to a std::string, escapes per
+// RFC 8259, and replaces invalid UTF-8 with U+FFFD so output is always valid.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kernspan::exporters {
+
+class JsonWriter {
+public:
+  explicit JsonWriter(std::string &out) : out_(out) {}
+
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  // An object member's key; the value follows with one of the calls below.
+  void key(std::string_view k);
+  void value(std::string_view s);
+  void value(const char *s) { value(std::string_view(s)); }
+  void value(uint64_t v);
+  void value(int64_t v);
+  void value(uint32_t v) { value(uint64_t{v}); }
+  void value(bool v);
+  void value(double v);
+
+  // Append `s` as a quoted JSON string (exposed for tests).
+  static void append_string(std::string &out, std::string_view s);
+
+private:
+  void open(char c);
+  void close(char c);
+  void comma();
+
+  std::string &out_;
+  bool first_ = true; // no member written yet at this level
+  bool after_key_ = false;
+};
+
+} // namespace kernspan::exporters
