@@ -36,12 +36,14 @@ class Span {
 public:
   explicit Span(const char *name) noexcept : name_(name) {
     if (__builtin_expect(*static_cast<volatile unsigned short *>(&kernspan_span_begin_semaphore),
-                         0))
+                         0)) {
       STAP_PROBE1(kernspan, span_begin, name_);
+    }
   }
   ~Span() {
-    if (__builtin_expect(__atomic_load_n(&kernspan_span_end_semaphore, __ATOMIC_RELAXED) != 0, 0))
+    if (__builtin_expect(__atomic_load_n(&kernspan_span_end_semaphore, __ATOMIC_RELAXED) != 0, 0)) {
       STAP_PROBE1(kernspan, span_end, name_);
+    }
   }
   Span(const Span &) = delete;
   Span &operator=(const Span &) = delete;
@@ -103,8 +105,9 @@ void usage(FILE *out) {
 bool parse_u64(const char *s, uint64_t &out) {
   char *end = nullptr;
   unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end != '\0' || *s == '-')
+  if (end == s || *end != '\0' || *s == '-') {
     return false;
+  }
   out = v;
   return true;
 }
@@ -179,8 +182,9 @@ int main(int argc, char **argv) {
   const uint64_t start = now_ns();
   const uint64_t cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
   if (rate == 0) {
-    for (; done < iterations; ++done)
+    for (; done < iterations; ++done) {
       one_span();
+    }
   } else {
     // Batches of ~1 ms, each started on schedule.
     const uint64_t batch = rate >= 1000 ? rate / 1000 : 1;
@@ -192,8 +196,9 @@ int main(int argc, char **argv) {
                     static_cast<long>(wait_ns % 1'000'000'000ULL)};
         nanosleep(&ts, nullptr);
       }
-      for (uint64_t i = 0; i < batch && done < iterations; ++i, ++done)
+      for (uint64_t i = 0; i < batch && done < iterations; ++i, ++done) {
         one_span();
+      }
     }
   }
   const uint64_t end = now_ns();
@@ -205,7 +210,8 @@ int main(int argc, char **argv) {
          done, static_cast<double>(end - start) / n, static_cast<double>(cpu_end - cpu_start) / n,
          live_at, end);
   fflush(stdout);
-  if (linger_ms > 0)
+  if (linger_ms > 0) {
     kernspan_examples::sleep_ms(static_cast<long>(linger_ms));
+  }
   return 0;
 }

@@ -83,18 +83,22 @@ Child spawn(const std::string &name, const std::vector<std::string> &args, bool 
             int cpu = -1) {
   int out[2] = {-1, -1}, err[2], exec_check[2];
   if ((capture_out && pipe2(out, O_CLOEXEC) != 0) || pipe2(err, O_CLOEXEC) != 0 ||
-      pipe2(exec_check, O_CLOEXEC) != 0)
+      pipe2(exec_check, O_CLOEXEC) != 0) {
     die(std::string("pipe: ") + strerror(errno));
+  }
   std::vector<char *> argv;
-  for (const auto &a : args)
+  argv.reserve(args.size());
+  for (const auto &a : args) {
     argv.push_back(const_cast<char *>(a.c_str()));
+  }
   argv.push_back(nullptr);
   Child c;
   c.name = name;
   c.spawn_ns = now_ns();
   c.pid = fork();
-  if (c.pid < 0)
+  if (c.pid < 0) {
     die(std::string("fork: ") + strerror(errno));
+  }
   if (c.pid == 0) {
     if (cpu >= 0) {
       cpu_set_t set;
@@ -114,8 +118,9 @@ Child spawn(const std::string &name, const std::vector<std::string> &args, bool 
   }
   close(exec_check[1]);
   int e = 0;
-  if (read(exec_check[0], &e, sizeof e) == static_cast<ssize_t>(sizeof e))
+  if (read(exec_check[0], &e, sizeof e) == static_cast<ssize_t>(sizeof e)) {
     die("cannot run " + args[0] + ": " + strerror(e));
+  }
   close(exec_check[0]);
   if (capture_out) {
     close(out[1]);
@@ -124,8 +129,9 @@ Child spawn(const std::string &name, const std::vector<std::string> &args, bool 
   close(err[1]);
   c.err_fd = err[0];
   c.pidfd = static_cast<int>(syscall(SYS_pidfd_open, c.pid, 0));
-  if (c.pidfd < 0)
+  if (c.pidfd < 0) {
     die(std::string("pidfd_open: ") + strerror(errno));
+  }
   return c;
 }
 
@@ -135,28 +141,34 @@ void drain(int &fd, std::string &partial, std::vector<Line> &lines, std::string 
   char buf[65536];
   ssize_t n = read(fd, buf, sizeof buf);
   if (n <= 0) {
-    if (n < 0 && errno == EINTR)
+    if (n < 0 && errno == EINTR) {
       return;
+    }
     close(fd);
     fd = -1;
-    if (!partial.empty())
+    if (!partial.empty()) {
       lines.push_back({now_ns(), partial});
+    }
     return;
   }
   uint64_t t = now_ns();
-  if (all && all->size() < (64u << 20))
+  if (all && all->size() < (64u << 20)) {
     all->append(buf, static_cast<size_t>(n));
+  }
   partial.append(buf, static_cast<size_t>(n));
-  for (size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1))
-    if (lines.size() < 1000)
+  for (size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1)) {
+    if (lines.size() < 1000) {
       lines.push_back({t, partial.substr(0, nl)});
+    }
+  }
 }
 
 // Services every child's pipes and exits until `done()` or the deadline.
-template <class Done> bool pump(std::vector<Child *> kids, uint64_t deadline_ns, Done done) {
+template <class Done> bool pump(const std::vector<Child *> &kids, uint64_t deadline_ns, Done done) {
   while (!done()) {
-    if (now_ns() >= deadline_ns)
+    if (now_ns() >= deadline_ns) {
       return false;
+    }
     std::vector<pollfd> fds;
     std::vector<std::pair<Child *, int>> who; // 0 out, 1 err, 2 exit
     for (Child *c : kids) {
@@ -173,14 +185,17 @@ template <class Done> bool pump(std::vector<Child *> kids, uint64_t deadline_ns,
         who.push_back({c, 2});
       }
     }
-    if (fds.empty())
+    if (fds.empty()) {
       return done();
+    }
     int n = poll(fds.data(), fds.size(), 20);
-    if (n < 0 && errno != EINTR)
+    if (n < 0 && errno != EINTR) {
       die(std::string("poll: ") + strerror(errno));
+    }
     for (size_t i = 0; n > 0 && i < fds.size(); ++i) {
-      if (fds[i].revents == 0)
+      if (fds[i].revents == 0) {
         continue;
+      }
       Child *c = who[i].first;
       switch (who[i].second) {
       case 0:
@@ -212,16 +227,18 @@ std::optional<double> field(const std::string &out, const char *key) {
   std::string k = std::string("\n") + key + " ";
   std::string text = "\n" + out;
   size_t p = text.find(k);
-  if (p == std::string::npos)
+  if (p == std::string::npos) {
     return std::nullopt;
+  }
   return strtod(text.c_str() + p + k.size(), nullptr);
 }
 
 std::string tail(const Child &c, size_t lines) {
   std::string s;
   size_t from = c.err_lines.size() > lines ? c.err_lines.size() - lines : 0;
-  for (size_t i = from; i < c.err_lines.size(); ++i)
+  for (size_t i = from; i < c.err_lines.size(); ++i) {
     s += "    | " + c.err_lines[i].text + "\n";
+  }
   return s;
 }
 
@@ -260,22 +277,26 @@ struct Run {
 // consumer through irq_work, a self-IPI (a VM exit on a guest).
 double irq_work_count() {
   FILE *f = fopen("/proc/interrupts", "r");
-  if (f == nullptr)
+  if (f == nullptr) {
     return NAN;
+  }
   char line[4096];
   double total = NAN;
   while (fgets(line, sizeof line, f)) {
     char *p = line;
-    while (*p == ' ')
+    while (*p == ' ') {
       ++p;
-    if (strncmp(p, "IWI:", 4) != 0)
+    }
+    if (strncmp(p, "IWI:", 4) != 0) {
       continue;
+    }
     total = 0;
     for (p += 4;;) {
       char *end = nullptr;
       double v = strtod(p, &end);
-      if (end == p)
+      if (end == p) {
         break;
+      }
       total += v;
       p = end;
     }
@@ -305,10 +326,12 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
 Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t rate) {
   std::string bin = o.bindir + (s == kNop5 ? "/span_loop" : "/span_loop_nop1");
   std::vector<std::string> args = {bin, "--iterations", std::to_string(iterations)};
-  if (rate)
+  if (rate) {
     args.insert(args.end(), {"--rate", std::to_string(rate)});
-  if (t != kUntraced)
+  }
+  if (t != kUntraced) {
     args.insert(args.end(), {"--wait-for-tracer", "--wait-timeout-ms", "30000"});
+  }
   Run r;
   const double iwi_before = irq_work_count();
   Child loop = spawn("span_loop", args, true, o.pin ? 0 : -1);
@@ -322,8 +345,9 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
         spawn(kTracerNames[t], tracer_args(o, t, bin, loop.pid, budget_s), true, o.pin ? 1 : -1);
   }
   std::vector<Child *> kids = {&loop};
-  if (tracer)
+  if (tracer) {
     kids.push_back(&*tracer);
+  }
   bool ok = pump(kids, now_ns() + 180'000'000'000ULL,
                  [&] { return loop.exited() && (!tracer || tracer->exited()); });
   if (!ok && tracer && loop.exited() && !tracer->exited()) {
@@ -331,76 +355,91 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
     r.note = "tracer did not exit with its target";
   }
   finish(loop);
-  if (tracer)
+  if (tracer) {
     finish(*tracer);
+  }
   r.iwi_per_k = (irq_work_count() - iwi_before) * 1000.0 / static_cast<double>(iterations);
 
   if (!WIFEXITED(loop.status) || WEXITSTATUS(loop.status) != 0) {
     r.note = "span_loop failed (status " + std::to_string(loop.status) + ")\n" + tail(loop, 5);
-    if (tracer)
+    if (tracer) {
       r.note += tail(*tracer, 5);
+    }
     return r;
   }
   r.ns_per_iter = field(loop.out, "ns_per_iter").value_or(NAN);
   r.cpu_ns_per_iter = field(loop.out, "cpu_ns_per_iter").value_or(NAN);
   if (tracer) {
     double live_at = field(loop.out, "live_at_ns").value_or(0);
-    if (live_at > 0)
+    if (live_at > 0) {
       r.live_ms = (live_at - static_cast<double>(tracer->spawn_ns)) / 1e6;
+    }
     const char *marker = t == kKernspan ? "attached" : "Attaching";
-    for (const auto *lines : {&tracer->err_lines, &tracer->out_lines})
-      for (const Line &l : *lines)
+    for (const auto *lines : {&tracer->err_lines, &tracer->out_lines}) {
+      for (const Line &l : *lines) {
         if (l.text.find(marker) != std::string::npos) {
           double at = ms(l.at_ns - tracer->spawn_ns);
           r.self_ms = std::isnan(r.self_ms) || at < r.self_ms ? at : r.self_ms;
           break;
         }
-    if (tracer->exited() && r.note.empty())
+      }
+    }
+    if (tracer->exited() && r.note.empty()) {
       r.exit_ms = ms(tracer->exit_ns - loop.exit_ns);
+    }
     r.rss_mib = static_cast<double>(tracer->usage.ru_maxrss) / 1024.0;
-    if (!WIFEXITED(tracer->status) || WEXITSTATUS(tracer->status) != 0)
+    if (!WIFEXITED(tracer->status) || WEXITSTATUS(tracer->status) != 0) {
       r.note += "tracer exit status " + std::to_string(tracer->status) + "\n" + tail(*tracer, 5);
-    if (t == kKernspan) // summary lines reporting drops, if any were counted
+    }
+    if (t == kKernspan) { // summary lines reporting drops, if any were counted
       for (size_t p = 0; (p = tracer->out.find("drop", p)) != std::string::npos; ++p) {
         size_t b = tracer->out.rfind('\n', p), e = tracer->out.find('\n', p);
         std::string line =
             tracer->out.substr(b == std::string::npos ? 0 : b + 1,
                                e == std::string::npos ? std::string::npos : e - b - 1);
-        if (line.find("(total 0)") == std::string::npos && r.note.find(line) == std::string::npos)
+        if (line.find("(total 0)") == std::string::npos && r.note.find(line) == std::string::npos) {
           r.note += "    | " + line + "\n";
+        }
         p = e == std::string::npos ? tracer->out.size() - 1 : e;
       }
+    }
   }
   return r;
 }
 
 double median(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty())
+  if (v.empty()) {
     return NAN;
+  }
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-double lo(std::vector<double> v) {
+double lo(const std::vector<double> &v) {
   double m = NAN;
-  for (double x : v)
-    if (!std::isnan(x) && (std::isnan(m) || x < m))
+  for (double x : v) {
+    if (!std::isnan(x) && (std::isnan(m) || x < m)) {
       m = x;
+    }
+  }
   return m;
 }
-double hi(std::vector<double> v) {
+double hi(const std::vector<double> &v) {
   double m = NAN;
-  for (double x : v)
-    if (!std::isnan(x) && (std::isnan(m) || x > m))
+  for (double x : v) {
+    if (!std::isnan(x) && (std::isnan(m) || x > m)) {
       m = x;
+    }
+  }
   return m;
 }
 
 std::string num(double v, const char *fmt = "%.1f") {
-  if (std::isnan(v))
+  if (std::isnan(v)) {
     return "n/a";
+  }
   char b[64];
   snprintf(b, sizeof b, fmt, v);
   return b;
@@ -471,23 +510,29 @@ int main(int argc, char **argv) {
     usage();
     return 2;
   }
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
     o.pin = false;
+  }
   printf("span_loop %s; %d repetitions, interleaved\n",
          o.pin ? "pinned to CPU 0, tracers to CPU 1" : "not pinned", o.reps);
-  if (geteuid() != 0)
+  if (geteuid() != 0) {
     die("needs root (BPF tracers attach to the benchmark's probes)");
+  }
   signal(SIGPIPE, SIG_IGN);
   const bool with_kernspan = !o.kernspan.empty() && access(o.kernspan.c_str(), X_OK) == 0;
-  if (!with_kernspan)
+  if (!with_kernspan) {
     fprintf(stderr, "spine_bench: no kernspan binary (--kernspan); measuring the others only\n");
+  }
 
   // ---- per-span cost, interleaved ----
   std::vector<std::pair<Tracer, Site>> plan;
-  for (int t = 0; t < kTracers; ++t)
-    for (int s = 0; s < kSites; ++s)
-      if (t != kKernspan || with_kernspan)
+  for (int t = 0; t < kTracers; ++t) {
+    for (int s = 0; s < kSites; ++s) {
+      if (t != kKernspan || with_kernspan) {
         plan.push_back({static_cast<Tracer>(t), static_cast<Site>(s)});
+      }
+    }
+  }
   std::map<std::pair<int, int>, std::vector<Run>> runs;
   std::vector<std::string> notes;
   for (int rep = 0; rep < o.reps; ++rep) {
@@ -497,25 +542,31 @@ int main(int argc, char **argv) {
       // Untraced loops are ~1 ns per pair: run many more for a stable time.
       uint64_t n = t == kUntraced ? o.iterations * 250 : o.iterations;
       Run r = measure(o, t, s, n, 0);
-      if (!r.note.empty())
+      if (!r.note.empty()) {
         notes.push_back(std::string(kTracerNames[t]) + " / " + kSiteNames[s] + ": " + r.note);
+      }
       runs[{t, s}].push_back(r);
     }
   }
   auto col = [&](int t, int s, double Run::*m) {
     std::vector<double> v;
-    for (const Run &r : runs[{t, s}])
+    for (const Run &r : runs[{t, s}]) {
       v.push_back(r.*m);
+    }
     return v;
   };
   auto cost_table = [&](double Run::*metric, const char *what) {
     double cost[kTracers][kSites], added[kTracers][kSites];
-    for (int t = 0; t < kTracers; ++t)
-      for (int s = 0; s < kSites; ++s)
+    for (int t = 0; t < kTracers; ++t) {
+      for (int s = 0; s < kSites; ++s) {
         cost[t][s] = median(col(t, s, metric));
-    for (int t = 0; t < kTracers; ++t)
-      for (int s = 0; s < kSites; ++s)
+      }
+    }
+    for (int t = 0; t < kTracers; ++t) {
+      for (int s = 0; s < kSites; ++s) {
         added[t][s] = cost[t][s] - cost[kUntraced][s];
+      }
+    }
     printf("\n%s, ns per BEGIN+END pair: median [min-max] of %d interleaved runs of %" PRIu64
            " pairs;\nadded = traced - untraced; ratios are of added costs.\n\n",
            what, o.reps, o.iterations);
@@ -528,8 +579,9 @@ int main(int argc, char **argv) {
            std::string(13, '-').c_str(), std::string(16, '-').c_str(),
            std::string(16, '-').c_str());
     for (int t = 0; t < kTracers; ++t) {
-      if (t == kKernspan && !with_kernspan)
+      if (t == kKernspan && !with_kernspan) {
         continue;
+      }
       std::string cells[kSites];
       for (int s = 0; s < kSites; ++s) {
         auto v = col(t, s, metric);
@@ -554,8 +606,9 @@ int main(int argc, char **argv) {
   printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
          "[min-max]:\n");
   for (int t = kFloor; t < kTracers; ++t) {
-    if (t == kKernspan && !with_kernspan)
+    if (t == kKernspan && !with_kernspan) {
       continue;
+    }
     printf("  %-30s", kTracerNames[t]);
     for (int s = 0; s < kSites; ++s) {
       auto v = col(t, s, &Run::iwi_per_k);
@@ -575,20 +628,23 @@ int main(int argc, char **argv) {
          std::string(24, '-').c_str(), std::string(22, '-').c_str(), std::string(16, '-').c_str(),
          std::string(14, '-').c_str());
   for (int t = kFloor; t < kTracers; ++t) {
-    if (t == kKernspan && !with_kernspan)
+    if (t == kKernspan && !with_kernspan) {
       continue;
+    }
     uint64_t n = o.rss_rate * o.rss_seconds;
     Run steady = measure(o, static_cast<Tracer>(t), kNop5, n, o.rss_rate);
-    if (!steady.note.empty())
+    if (!steady.note.empty()) {
       notes.push_back(std::string(kTracerNames[t]) + " at steady rate: " + steady.note);
+    }
     double spans_per_s = 1e9 / steady.ns_per_iter;
     std::vector<double> live, self, ex;
-    for (int s = 0; s < kSites; ++s)
+    for (int s = 0; s < kSites; ++s) {
       for (const Run &r : runs[{t, s}]) {
         live.push_back(r.live_ms);
         self.push_back(r.self_ms);
         ex.push_back(r.exit_ms);
       }
+    }
     ex.push_back(steady.exit_ms);
     printf("| %-30s | %-20s | %-22s | %-20s | %-14s | %-12s |\n", kTracerNames[t],
            num(median(live)).c_str(), num(median(self)).c_str(), num(median(ex)).c_str(),
@@ -599,8 +655,9 @@ int main(int argc, char **argv) {
          "probes...\",\nwhich it prints before attaching.\n");
   if (!notes.empty()) {
     printf("\nNotes:\n");
-    for (const auto &n : notes)
+    for (const auto &n : notes) {
       printf("  %s", (n + (n.back() == '\n' ? "" : "\n")).c_str());
+    }
   }
   return 0;
 }

@@ -67,11 +67,13 @@ uint64_t now_ns() {
 bool sleep_until(uint64_t deadline_ns) {
   constexpr uint64_t kSlice = 50'000'000; // 50 ms
   for (;;) {
-    if (g_stop.load(std::memory_order_relaxed))
+    if (g_stop.load(std::memory_order_relaxed)) {
       return false;
+    }
     uint64_t now = now_ns();
-    if (now >= deadline_ns)
+    if (now >= deadline_ns) {
       return true;
+    }
     uint64_t step = deadline_ns - now < kSlice ? deadline_ns - now : kSlice;
     timespec ts{static_cast<time_t>(step / 1'000'000'000ULL),
                 static_cast<long>(step % 1'000'000'000ULL)};
@@ -129,10 +131,11 @@ public:
   }
   TimedSpan(SpanStats &stats, SpanKind kind, const char *name, const char *traceparent)
       : clock_(stats, kind) {
-    if (traceparent != nullptr)
+    if (traceparent != nullptr) {
       span_.emplace(name, traceparent);
-    else
+    } else {
       span_.emplace(name);
+    }
   }
   TimedSpan(const TimedSpan &) = delete;
   TimedSpan &operator=(const TimedSpan &) = delete;
@@ -147,10 +150,12 @@ private:
 bool write_all(int fd, const char *buf, size_t len) {
   while (len > 0) {
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR)
+    if (n < 0 && errno == EINTR) {
       continue;
-    if (n <= 0)
+    }
+    if (n <= 0) {
       return false;
+    }
     buf += n;
     len -= static_cast<size_t>(n);
   }
@@ -160,10 +165,12 @@ bool write_all(int fd, const char *buf, size_t len) {
 bool read_all(int fd, char *buf, size_t len) {
   while (len > 0) {
     ssize_t n = recv(fd, buf, len, 0);
-    if (n < 0 && errno == EINTR)
+    if (n < 0 && errno == EINTR) {
       continue;
-    if (n <= 0)
+    }
+    if (n <= 0) {
       return false;
+    }
     buf += n;
     len -= static_cast<size_t>(n);
   }
@@ -205,13 +212,16 @@ public:
 
   void stop() {
     stopping_.store(true);
-    if (acceptor_.joinable())
+    if (acceptor_.joinable()) {
       acceptor_.join();
-    for (auto &t : conns_)
+    }
+    for (auto &t : conns_) {
       t.join();
+    }
     conns_.clear();
-    if (listen_fd_ >= 0)
+    if (listen_fd_ >= 0) {
       close(listen_fd_);
+    }
     listen_fd_ = -1;
   }
 
@@ -221,20 +231,24 @@ private:
   void accept_loop() {
     while (!stopping_.load()) {
       pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0)
+      if (poll(&p, 1, 50) <= 0) {
         continue;
+      }
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0)
+      if (fd < 0) {
         continue;
+      }
       set_nodelay(fd);
       conns_.emplace_back([fd] {
         char buf[4096];
         for (;;) {
           ssize_t n = recv(fd, buf, sizeof buf, 0);
-          if (n < 0 && errno == EINTR)
+          if (n < 0 && errno == EINTR) {
             continue;
-          if (n <= 0 || !write_all(fd, buf, static_cast<size_t>(n)))
+          }
+          if (n <= 0 || !write_all(fd, buf, static_cast<size_t>(n))) {
             break;
+          }
         }
         close(fd);
       });
@@ -250,8 +264,9 @@ private:
 
 int connect_loopback(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+  if (fd < 0) {
     return -1;
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -279,7 +294,7 @@ struct Options {
   long linger_ms = 0;
 };
 
-constexpr size_t kDataFileSize = 256 * 1024;
+constexpr size_t kDataFileSize = size_t{256} * 1024;
 constexpr size_t kReadSize = 4096;
 
 struct Shared {
@@ -295,12 +310,15 @@ struct Shared {
 uint64_t parse(SpanStats &stats, uint64_t req) {
   TimedSpan span(stats, kParse, "parse");
   char body[2048];
-  for (size_t i = 0; i < sizeof body; ++i)
+  for (size_t i = 0; i < sizeof body; ++i) {
     body[i] = static_cast<char>('a' + (req + i * 7) % 26);
+  }
   uint64_t h = 1469598103934665603ULL;
-  for (int round = 0; round < 8; ++round)
-    for (char c : body)
+  for (int round = 0; round < 8; ++round) {
+    for (char c : body) {
       h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    }
+  }
   return h;
 }
 
@@ -313,16 +331,19 @@ bool query(SpanStats &stats, const Shared &sh, uint64_t key, uint64_t &sum) {
   {
     TimedSpan read_span(stats, kQueryRead, "query.read");
     int fd = open(sh.data_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
       return false;
+    }
     n = pread(fd, buf, sizeof buf, offset);
     close(fd);
   }
-  if (n != static_cast<ssize_t>(sizeof buf))
+  if (n != static_cast<ssize_t>(sizeof buf)) {
     return false;
+  }
   sum = 0;
-  for (char c : buf)
+  for (char c : buf) {
     sum += static_cast<unsigned char>(c);
+  }
   return true;
 }
 
@@ -334,8 +355,9 @@ bool render(SpanStats &stats, int conn, uint64_t req, uint64_t key, uint64_t sum
                      "{\"request\":%" PRIu64 ",\"key\":\"%016" PRIx64 "\",\"sum\":%" PRIu64
                      ",\"padding\":\"%0200d\"}\n",
                      req, key, sum, 0);
-  if (len <= 0 || static_cast<size_t>(len) >= sizeof out)
+  if (len <= 0 || static_cast<size_t>(len) >= sizeof out) {
     return false;
+  }
   char back[sizeof out];
   size_t n = static_cast<size_t>(len);
   return write_all(conn, out, n) && read_all(conn, back, n) && memcmp(out, back, n) == 0;
@@ -345,8 +367,9 @@ bool handle_request(SpanStats &stats, const Shared &sh, int conn, uint64_t req) 
   TimedSpan span(stats, kHandleRequest, "handle_request", sh.opt.traceparent);
   uint64_t key = parse(stats, req);
   uint64_t sum = 0;
-  if (!query(stats, sh, key, sum))
+  if (!query(stats, sh, key, sum)) {
     return false;
+  }
   return render(stats, conn, req, key, sum);
 }
 
@@ -360,11 +383,13 @@ void worker(Shared &sh, SpanStats &stats, uint64_t &served) {
   const double period_ns = sh.opt.rate > 0 ? 1e9 / sh.opt.rate : 0;
   while (!g_stop.load(std::memory_order_relaxed) && !sh.failed.load()) {
     uint64_t req = sh.next.fetch_add(1);
-    if (sh.opt.requests != 0 && req >= sh.opt.requests)
+    if (sh.opt.requests != 0 && req >= sh.opt.requests) {
       break;
+    }
     if (period_ns > 0 &&
-        !sleep_until(sh.start_ns + static_cast<uint64_t>(static_cast<double>(req) * period_ns)))
+        !sleep_until(sh.start_ns + static_cast<uint64_t>(static_cast<double>(req) * period_ns))) {
       break;
+    }
     if (!handle_request(stats, sh, conn, req)) {
       fprintf(stderr, "demo_service: request %" PRIu64 " failed: %s\n", req, strerror(errno));
       sh.failed.store(true);
@@ -380,16 +405,19 @@ bool make_data_file(std::string &dir, std::string &path) {
   std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/kernspan-demo.XXXXXX";
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
-  if (mkdtemp(buf.data()) == nullptr)
+  if (mkdtemp(buf.data()) == nullptr) {
     return false;
+  }
   dir = buf.data();
   path = dir + "/data.bin";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
+  if (fd < 0) {
     return false;
+  }
   std::vector<char> data(kDataFileSize);
-  for (size_t i = 0; i < data.size(); ++i)
+  for (size_t i = 0; i < data.size(); ++i) {
     data[i] = static_cast<char>(i * 31 + i / 4096);
+  }
   bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   return close(fd) == 0 && ok;
 }
@@ -401,15 +429,17 @@ bool wait_for_tracer(const Options &opt) {
   const WatchedProbe begin = KERNSPAN_EXAMPLES_PROBE(span_begin);
   const WatchedProbe remote = KERNSPAN_EXAMPLES_PROBE(span_begin_remote);
   const WatchedProbe end = KERNSPAN_EXAMPLES_PROBE(span_end);
-  if (opt.traceparent != nullptr)
+  if (opt.traceparent != nullptr) {
     return kernspan_examples::wait_for_tracer({begin, remote, end}, opt.wait_timeout_ms, g_stop);
+  }
   return kernspan_examples::wait_for_tracer({begin, end}, opt.wait_timeout_ms, g_stop);
 }
 
 bool write_report(const char *file, uint64_t served, const SpanStats &stats) {
   FILE *f = fopen(file, "w");
-  if (f == nullptr)
+  if (f == nullptr) {
     return false;
+  }
   fprintf(f, "{\n  \"pid\": %d,\n  \"requests\": %" PRIu64 ",\n", getpid(), served);
   fprintf(f, "  \"clock\": \"CLOCK_MONOTONIC, read before BEGIN and after END\",\n");
   fprintf(f, "  \"spans\": {\n");
@@ -442,8 +472,9 @@ bool parse_u64(const char *s, uint64_t &out) {
   char *end = nullptr;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || *s == '-')
+  if (errno != 0 || end == s || *end != '\0' || *s == '-') {
     return false;
+  }
   out = v;
   return true;
 }
@@ -468,25 +499,29 @@ int parse_options(int argc, char **argv, Options &opt) {
     char *end = nullptr;
     switch (c) {
     case kRequests:
-      if (!parse_u64(optarg, opt.requests))
+      if (!parse_u64(optarg, opt.requests)) {
         goto bad;
+      }
       break;
     case kRate:
       opt.rate = strtod(optarg, &end);
-      if (end == optarg || *end != '\0' || !(opt.rate >= 0))
+      if (end == optarg || *end != '\0' || !(opt.rate >= 0)) {
         goto bad;
+      }
       break;
     case kThreads:
-      if (!parse_u64(optarg, v) || v == 0 || v > 1024)
+      if (!parse_u64(optarg, v) || v == 0 || v > 1024) {
         goto bad;
+      }
       opt.threads = static_cast<unsigned>(v);
       break;
     case kWait:
       opt.wait_for_tracer = true;
       break;
     case kWaitTimeout:
-      if (!parse_u64(optarg, v) || v > 86'400'000)
+      if (!parse_u64(optarg, v) || v > 86'400'000) {
         goto bad;
+      }
       opt.wait_timeout_ms = static_cast<long>(v);
       break;
     case kTraceparent:
@@ -496,8 +531,9 @@ int parse_options(int argc, char **argv, Options &opt) {
       opt.report = optarg;
       break;
     case kLinger:
-      if (!parse_u64(optarg, v) || v > 86'400'000)
+      if (!parse_u64(optarg, v) || v > 86'400'000) {
         goto bad;
+      }
       opt.linger_ms = static_cast<long>(v);
       break;
     case 'h':
@@ -524,8 +560,9 @@ int parse_options(int argc, char **argv, Options &opt) {
 
 int main(int argc, char **argv) {
   Options opt;
-  if (int rc = parse_options(argc, argv, opt); rc != 0)
+  if (int rc = parse_options(argc, argv, opt); rc != 0) {
     return rc;
+  }
 
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -567,21 +604,25 @@ int main(int argc, char **argv) {
   std::vector<SpanStats> stats(opt.threads);
   std::vector<uint64_t> served(opt.threads, 0);
   std::vector<std::thread> workers;
-  for (unsigned i = 0; i < opt.threads; ++i)
+  for (unsigned i = 0; i < opt.threads; ++i) {
     workers.emplace_back(worker, std::ref(sh), std::ref(stats[i]), std::ref(served[i]));
-  for (auto &t : workers)
+  }
+  for (auto &t : workers) {
     t.join();
+  }
   echo.stop();
 
-  if (opt.linger_ms > 0)
+  if (opt.linger_ms > 0) {
     sleep_until(now_ns() + static_cast<uint64_t>(opt.linger_ms) * 1'000'000ULL);
+  }
 
   uint64_t total = 0;
   SpanStats all{};
   for (unsigned i = 0; i < opt.threads; ++i) {
     total += served[i];
-    for (int k = 0; k < kSpanKinds; ++k)
+    for (int k = 0; k < kSpanKinds; ++k) {
       all[k].merge(stats[i][k]);
+    }
   }
   cleanup();
 

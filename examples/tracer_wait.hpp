@@ -29,8 +29,9 @@ namespace kernspan_examples {
 // Number of kernspan:`probe` sites in the ELF file `path`; -1 if unreadable.
 inline int count_probe_sites(const char *path, const char *probe) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  if (fd < 0) {
     return -1;
+  }
   int count = -1;
   Elf64_Ehdr eh{};
   if (pread(fd, &eh, sizeof eh, 0) == static_cast<ssize_t>(sizeof eh) &&
@@ -47,12 +48,14 @@ inline int count_probe_sites(const char *path, const char *probe) {
         count = 0;
         for (const Elf64_Shdr &s : sh) {
           if (s.sh_type != SHT_NOTE || s.sh_name >= strs.sh_size ||
-              strcmp(&names[s.sh_name], ".note.stapsdt") != 0)
+              strcmp(&names[s.sh_name], ".note.stapsdt") != 0) {
             continue;
+          }
           std::vector<char> notes(s.sh_size);
           if (pread(fd, notes.data(), s.sh_size, static_cast<off_t>(s.sh_offset)) !=
-              static_cast<ssize_t>(s.sh_size))
+              static_cast<ssize_t>(s.sh_size)) {
             return close(fd), -1;
+          }
           // Each note: Elf64_Nhdr, "stapsdt\0" (padded to 4), then
           // pc, base, semaphore (3 x 8 bytes), "provider\0name\0args\0".
           size_t off = 0;
@@ -62,15 +65,17 @@ inline int count_probe_sites(const char *path, const char *probe) {
             size_t name_off = off + sizeof nh;
             size_t desc_off = name_off + ((nh.n_namesz + 3u) & ~3u);
             size_t next = desc_off + ((nh.n_descsz + 3u) & ~3u);
-            if (next > notes.size())
+            if (next > notes.size()) {
               break;
+            }
             if (nh.n_type == 3 && nh.n_descsz > 24) {
               std::string desc(&notes[desc_off + 24], nh.n_descsz - 24);
               const char *provider = desc.c_str();
               const char *name = provider + strlen(provider) + 1;
               if (name < desc.c_str() + desc.size() && strcmp(provider, "kernspan") == 0 &&
-                  strcmp(name, probe) == 0)
+                  strcmp(name, probe) == 0) {
                 ++count;
+              }
             }
             off = next;
           }
@@ -107,19 +112,23 @@ inline bool wait_for_tracer(std::initializer_list<WatchedProbe> probes, long tim
   for (const WatchedProbe &p : probes) {
     int n = count_probe_sites("/proc/self/exe", p.name);
     need.push_back(n > 0 ? n : 1);
-    if (n <= 0)
+    if (n <= 0) {
       settle_ms = settle_ms > 100 ? settle_ms : 100;
+    }
   }
   const uint64_t deadline = monotonic_ms() + static_cast<uint64_t>(timeout_ms);
   for (;;) {
     bool all = true;
     size_t i = 0;
-    for (const WatchedProbe &p : probes)
+    for (const WatchedProbe &p : probes) {
       all = all && *p.semaphore >= need[i++];
-    if (all)
+    }
+    if (all) {
       break;
-    if (stop.load() || monotonic_ms() >= deadline)
+    }
+    if (stop.load() || monotonic_ms() >= deadline) {
       return false;
+    }
     timespec poll_interval{0, 100'000}; // 0.1 ms: fine enough to time attaching
     nanosleep(&poll_interval, nullptr);
   }

@@ -11,6 +11,7 @@ scripts/setup.sh
 scripts/lint.sh
 
 BUILD_DIR=build scripts/build.sh
+BUILD_DIR=build scripts/tidy.sh
 (cd build && ctest --output-on-failure --timeout 300 -j1)
 
 if [ "${KERNSPAN_SKIP_SANITIZE:-0}" != "1" ]; then

@@ -29,7 +29,7 @@ bool is_hex(const std::string &s, size_t n) {
   return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-struct Traced {
+struct Traced { // NOLINT(bugprone-exception-escape): test data
   int demo_status = -1;
   int ks_status = -1;
   std::vector<json> spans;

@@ -14,7 +14,9 @@ void print_error(const std::string &msg) {
 }
 } // namespace kernspan::cli
 
-int main(int argc, char **argv) {
+namespace {
+
+int run(int argc, char **argv) {
   using namespace kernspan;
   auto logger = spdlog::stderr_color_mt("kernspan");
   logger->set_pattern("kernspan: %^%l%$: %v");
@@ -74,4 +76,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   return 2;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) { // e.g. the logger could not be set up
+    kernspan::cli::print_error(e.what());
+    return 1;
+  }
 }

@@ -18,8 +18,9 @@ extern "C" {
 namespace kernspan::collect {
 
 static_assert(sizeof(ks_hdr) == 24, "ks_hdr layout changed: update both sides");
-static_assert(sizeof(ks_costs) == 16 * 8, "ks_costs layout changed");
-static_assert(sizeof(ks_span_rec) == 24 + 8 * 6 + 8 + 8 + KS_NAME_LEN + KS_COMM_LEN + 128,
+static_assert(sizeof(ks_costs) == size_t{16} * 8, "ks_costs layout changed");
+static_assert(sizeof(ks_span_rec) ==
+                  size_t{24} + size_t{8} * 6 + 8 + 8 + KS_NAME_LEN + KS_COMM_LEN + 128,
               "ks_span_rec layout changed");
 static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
 

@@ -94,7 +94,7 @@ std::vector<std::string> mapped_objects(pid_t pid) {
 std::string host_path(pid_t pid, const std::string &path) {
   struct stat ours {};
   struct stat theirs {};
-  const std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
+  std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
   if (stat(path.c_str(), &ours) == 0 && stat(via_root.c_str(), &theirs) == 0 &&
       ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino) {
     return path;
