@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "exporters/metrics_server.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <sys/socket.h>
 #include <thread>
@@ -14,6 +16,7 @@ namespace kernspan::exporters {
 struct MetricsServer::Impl {
   httplib::Server server;
   std::thread thread;
+  std::atomic<bool> done{false};
 };
 
 ListenAddress parse_listen_address(const std::string &spec) {
@@ -73,7 +76,15 @@ MetricsServer::MetricsServer(const ListenAddress &addr, const PrometheusSink &si
     throw ListenError("cannot listen on " + addr.host + ":" + std::to_string(addr.port) + ": " +
                       (err != 0 ? std::strerror(err) : "unknown host or address not usable"));
   }
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->thread = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->done = true;
+  });
+  // httplib's stop() is lost if it comes before the accept loop runs, and
+  // the join in the destructor would then wait forever.
+  while (!impl_->server.is_running() && !impl_->done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 MetricsServer::~MetricsServer() {

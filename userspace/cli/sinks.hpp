@@ -12,6 +12,7 @@
 
 #include "core/stats.hpp"
 #include "exporters/metrics_server.hpp"
+#include "exporters/otlp.hpp"
 #include "exporters/prometheus.hpp"
 #include "exporters/sink.hpp"
 
@@ -21,7 +22,15 @@ struct SinkOptions {
   std::string prometheus; // [ADDR:]PORT, empty: no metrics endpoint
   std::string service;    // empty: the target's comm
   size_t max_span_names = 1000;
+  std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
+  std::string otlp_encoding = "protobuf"; // or json
+  bool otlp_gzip = false;
 };
+
+// The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT
+// with /v1/traces appended; "" when none is set.
+std::string otlp_traces_url(const std::string &flag, std::string *source);
 
 void add_sink_options(CLI::App &cmd, SinkOptions &o);
 
