@@ -1,55 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "exporters/json_writer.hpp"
 
+#include "exporters/utf8.hpp"
+
 #include <charconv>
 #include <cmath>
 
 namespace kernspan::exporters {
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 if it is not valid
-// (overlongs, surrogates and code points past U+10FFFF are invalid).
-size_t utf8_len(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t n = 0;
-  uint32_t min = 0;
-  uint32_t cp = 0;
-  if (b0 < 0x80) {
-    return 1;
-  }
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2;
-    min = 0x80;
-    cp = b0 & 0x1Fu;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3;
-    min = 0x800;
-    cp = b0 & 0x0Fu;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4;
-    min = 0x10000;
-    cp = b0 & 0x07u;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) {
-    return 0;
-  }
-  for (size_t k = 1; k < n; k++) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) {
-      return 0;
-    }
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    return 0;
-  }
-  return n;
-}
-
-} // namespace
-
 void JsonWriter::append_string(std::string &out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -92,10 +49,11 @@ void JsonWriter::append_string(std::string &out, std::string_view s) {
       i++;
       continue;
     }
-    const size_t n = utf8_len(s, i);
+    size_t bad = 0;
+    const size_t n = utf8_sequence(s, i, &bad);
     if (n == 0) {
-      out += "\xEF\xBF\xBD"; // U+FFFD for each invalid byte
-      i++;
+      out += "\xEF\xBF\xBD"; // one U+FFFD per maximal invalid subpart
+      i += bad;
     } else {
       out.append(s.substr(i, n));
       i += n;

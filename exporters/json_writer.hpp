@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A small, fast JSON emitter for hot paths (one span per line at hundreds of
 // thousands of spans a second): appends to a std::string, escapes per
-// RFC 8259, and replaces invalid UTF-8 with U+FFFD so output is always valid.
+// RFC 8259, and replaces invalid UTF-8 with U+FFFD (see utf8.hpp) so output
+// is always valid.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/span.hpp"
+#include "core/stats.hpp"
 
 namespace kernspan::exporters {
 
@@ -20,6 +21,9 @@ public:
   virtual void flush() {}
   // Final flush on exit; after close() no more spans arrive.
   virtual void close() { flush(); }
+  // Add this sink's drop counters (queue full, rejected batches, ...) to
+  // `out`, by place; thread-safe. Sinks that never drop add nothing.
+  virtual void add_drops(core::DropCounts & /*out*/) const {}
 };
 
 } // namespace kernspan::exporters

@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 scripts/lint.sh
+# The OpenTelemetry JS decoder the OTLP tests check our bodies with, pinned
+# by its package-lock.json.
+(cd tests/otlp-decoder && npm ci --no-audit --no-fund --loglevel=error)
 
 BUILD_DIR=build scripts/build.sh
 BUILD_DIR=build scripts/tidy.sh

@@ -25,10 +25,12 @@ TEST(JsonWriter, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(as_json("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"),
             "\"h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80\"");
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(as_json("\xFF"), "\"" + fffd + "\"");                                  // never valid
-  EXPECT_EQ(as_json("\xC0\xAF"), "\"" + fffd + fffd + "\"");                       // overlong '/'
-  EXPECT_EQ(as_json("\xED\xA0\x80"), "\"" + fffd + fffd + fffd + "\"");            // surrogate
-  EXPECT_EQ(as_json("a\xE2\x82"), "\"a" + fffd + fffd + "\"");                     // truncated
+  EXPECT_EQ(as_json("\xFF"), "\"" + fffd + "\"");                       // never valid
+  EXPECT_EQ(as_json("\xC0\xAF"), "\"" + fffd + fffd + "\"");            // overlong '/'
+  EXPECT_EQ(as_json("\xED\xA0\x80"), "\"" + fffd + fffd + fffd + "\""); // surrogate
+  // One U+FFFD per maximal invalid subpart (Unicode's recommended practice).
+  EXPECT_EQ(as_json("a\xE2\x82"), "\"a" + fffd + "\"");                            // truncated
+  EXPECT_EQ(as_json("a\xE2\x82z"), "\"a" + fffd + "z\"");                          // cut short
   EXPECT_EQ(as_json("\xF4\x90\x80\x80"), "\"" + fffd + fffd + fffd + fffd + "\""); // > U+10FFFF
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan trace: spans of a running process, live, to files, and a summary.
 #include "cli/commands.hpp"
+#include "cli/sinks.hpp"
 #include "collect/collector.hpp"
 #include "collect/plan.hpp"
 #include "core/stats.hpp"
@@ -27,6 +28,7 @@ struct TraceOptions {
   std::string output;
   bool quiet = false;
   uint32_t ringbuf_mb = 4;
+  SinkOptions sinks;
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -97,6 +99,7 @@ int run_trace(const TraceOptions &o, const Globals &g) {
   if (!o.output.empty()) {
     sinks.push_back(std::make_unique<exporters::JsonlSink>(o.output));
   }
+  SinkSet sink_set = make_sinks(o.sinks, o.pid, sinks);
 
   auto collector = collect::Collector::start(plan);
   collect::SignalStopper stopper(*collector);
@@ -120,13 +123,15 @@ int run_trace(const TraceOptions &o, const Globals &g) {
         for (auto &sink : sinks) {
           sink->flush();
         }
+        sink_set.update_health(collector->records(), collector->drops());
       });
   for (auto &sink : sinks) {
     sink->close();
   }
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
-  exporters::print_summary(stdout, stats, collector->drops(), {});
+  sink_set.update_health(collector->records(), collector->drops());
+  exporters::print_summary(stdout, stats, sink_set.all_drops(collector->drops()), {});
   std::fflush(stdout);
   return 0;
 }
@@ -145,6 +150,7 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("-q,--quiet", opts->quiet, "do not print each span, only the summary");
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
       ->capture_default_str();
+  add_sink_options(*cmd, opts->sinks);
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 

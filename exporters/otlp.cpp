@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "exporters/otlp.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <netdb.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "exporters/utf8.hpp"
+#include "otlp_trace.pb.h"
+
+namespace kernspan::exporters {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+namespace pb = kernspan::otlp;
+
+constexpr uint32_t kFlagHasIsRemote = 0x100; // Span.flags bit 8
+constexpr uint32_t kFlagIsRemote = 0x200;    // Span.flags bit 9
+constexpr const char *kScopeName = "kernspan";
+constexpr const char *kScopeVersion = "0.1.0";
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
+  return s;
+}
+
+// 8 or 16 big-endian bytes, as OTLP carries ids.
+std::string id_bytes(uint64_t hi, uint64_t lo, bool wide) {
+  std::string out;
+  if (wide) {
+    for (int i = 7; i >= 0; i--) {
+      out.push_back(static_cast<char>((hi >> (i * 8)) & 0xFF));
+    }
+  }
+  for (int i = 7; i >= 0; i--) {
+    out.push_back(static_cast<char>((lo >> (i * 8)) & 0xFF));
+  }
+  return out;
+}
+
+// Everything a span carries as attributes, in the order documented.
+Attributes span_attributes(const core::Span &s) {
+  Attributes a;
+  a.reserve(s.attributes.size() + 24);
+  for (const auto &[k, v] : s.attributes) {
+    a.emplace_back(k, v);
+  }
+  a.emplace_back("thread.id", int64_t{s.tid});
+  a.emplace_back("thread.name", s.thread);
+  if (s.incomplete) {
+    a.emplace_back("kernspan.incomplete", true);
+  }
+  if (s.remote_parent) {
+    a.emplace_back("kernspan.remote_parent", true);
+  }
+  if (s.has_costs) {
+    core::for_each_cost(s.costs, [&](const char *key, uint64_t v) {
+      a.emplace_back(std::string("kernspan.") + key, static_cast<int64_t>(v));
+    });
+  }
+  return a;
+}
+
+void to_pb(const Attributes &attrs, google::protobuf::RepeatedPtrField<pb::KeyValue> *out) {
+  out->Reserve(static_cast<int>(attrs.size()));
+  for (const auto &[key, value] : attrs) {
+    pb::KeyValue *kv = out->Add();
+    kv->set_key(sanitize_utf8(key));
+    pb::AnyValue *v = kv->mutable_value();
+    std::visit(
+        [&](const auto &x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, int64_t>) {
+            v->set_int_value(x);
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            v->set_string_value(sanitize_utf8(x));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            v->set_bool_value(x);
+          } else {
+            v->set_double_value(x);
+          }
+        },
+        value);
+  }
+}
+
+Json to_json(const Attributes &attrs) {
+  Json out = Json::array();
+  for (const auto &[key, value] : attrs) {
+    Json v;
+    std::visit(
+        [&](const auto &x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, int64_t>) {
+            v["intValue"] = std::to_string(x);
+          } else if constexpr (std::is_same_v<T, std::string>) {
+            v["stringValue"] = sanitize_utf8(x);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            v["boolValue"] = x;
+          } else {
+            v["doubleValue"] = x;
+          }
+        },
+        value);
+    out.push_back(Json{{"key", sanitize_utf8(key)}, {"value", std::move(v)}});
+  }
+  return out;
+}
+
+uint32_t span_flags(const core::Span &s) {
+  return kFlagHasIsRemote | (s.remote_parent ? kFlagIsRemote : 0);
+}
+
+std::string encode_protobuf(const std::vector<core::Span> &spans, const Attributes &resource) {
+  pb::ExportTraceServiceRequest req;
+  pb::ResourceSpans *rs = req.add_resource_spans();
+  to_pb(resource, rs->mutable_resource()->mutable_attributes());
+  pb::ScopeSpans *ss = rs->add_scope_spans();
+  ss->mutable_scope()->set_name(kScopeName);
+  ss->mutable_scope()->set_version(kScopeVersion);
+  ss->mutable_spans()->Reserve(static_cast<int>(spans.size()));
+  for (const core::Span &s : spans) {
+    pb::Span *p = ss->add_spans();
+    p->set_trace_id(id_bytes(s.trace_id.hi, s.trace_id.lo, true));
+    p->set_span_id(id_bytes(0, s.span_id, false));
+    if (s.parent_span_id != 0) {
+      p->set_parent_span_id(id_bytes(0, s.parent_span_id, false));
+    }
+    p->set_name(sanitize_utf8(s.name));
+    p->set_kind(pb::Span::SPAN_KIND_INTERNAL);
+    p->set_start_time_unix_nano(s.start_unix_nano);
+    p->set_end_time_unix_nano(s.end_unix_nano);
+    to_pb(span_attributes(s), p->mutable_attributes());
+    if (s.incomplete) {
+      p->mutable_status()->set_code(pb::Status::STATUS_CODE_ERROR);
+      p->mutable_status()->set_message("thread exited before the span ended");
+    }
+    p->set_flags(span_flags(s));
+  }
+  return req.SerializeAsString();
+}
+
+std::string encode_json(const std::vector<core::Span> &spans, const Attributes &resource) {
+  Json list = Json::array();
+  for (const core::Span &s : spans) {
+    Json j;
+    j["traceId"] = s.trace_id.hex();
+    j["spanId"] = core::span_id_hex(s.span_id);
+    if (s.parent_span_id != 0) {
+      j["parentSpanId"] = core::span_id_hex(s.parent_span_id);
+    }
+    j["name"] = sanitize_utf8(s.name);
+    j["kind"] = 1; // SPAN_KIND_INTERNAL
+    j["startTimeUnixNano"] = std::to_string(s.start_unix_nano);
+    j["endTimeUnixNano"] = std::to_string(s.end_unix_nano);
+    j["attributes"] = to_json(span_attributes(s));
+    if (s.incomplete) {
+      j["status"] = Json{{"message", "thread exited before the span ended"}, {"code", 2}};
+    }
+    j["flags"] = span_flags(s);
+    list.push_back(std::move(j));
+  }
+  Json scope = Json{{"name", kScopeName}, {"version", kScopeVersion}};
+  Json rs = Json{{"resource", Json{{"attributes", to_json(resource)}}},
+                 {"scopeSpans", Json::array({Json{{"scope", scope}, {"spans", std::move(list)}}})}};
+  Json req = Json{{"resourceSpans", Json::array({std::move(rs)})}};
+  return req.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// A collector's answer, one line and bounded, for the log.
+std::string printable_body(const std::string &body) {
+  std::string s = sanitize_utf8(body.substr(0, 300));
+  std::replace_if(
+      s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return s;
+}
+
+bool retryable(int status) {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+} // namespace
+
+std::string HttpEndpoint::origin() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string HttpEndpoint::url() const {
+  return origin() + path;
+}
+
+HttpEndpoint parse_http_endpoint(const std::string &url, const std::string &default_path) {
+  const auto bad = [&](const std::string &why) {
+    return EndpointError("bad URL '" + url + "': " + why);
+  };
+  HttpEndpoint e;
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) {
+    throw bad("expected http://HOST[:PORT][/PATH]");
+  }
+  e.scheme = lower(url.substr(0, sep));
+  if (e.scheme != "http" && e.scheme != "https") {
+    throw bad("scheme must be http or https");
+  }
+  std::string rest = url.substr(sep + 3);
+  const size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  e.path = slash == std::string::npos ? "" : rest.substr(slash);
+  if (e.path.empty() || e.path == "/") {
+    e.path = default_path;
+  }
+  if (authority.find('@') != std::string::npos) {
+    throw bad("credentials in the URL are not supported");
+  }
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string::npos) {
+      throw bad("unclosed '[' in host");
+    }
+    e.host = authority.substr(1, close - 1);
+    const std::string after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') {
+      throw bad("unexpected text after ']'");
+    }
+    port = after.empty() ? "" : after.substr(1);
+  } else {
+    const size_t colon = authority.find(':');
+    e.host = authority.substr(0, colon);
+    port = colon == std::string::npos ? "" : authority.substr(colon + 1);
+    if (colon != std::string::npos && port.empty()) {
+      throw bad("empty port");
+    }
+  }
+  if (e.host.empty() || e.host.find_first_of(" \t\r\n?#%") != std::string::npos) {
+    throw bad("missing or invalid host");
+  }
+  if (port.empty()) {
+    e.port = e.scheme == "https" ? 443 : 80;
+  } else {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+      throw bad("port must be a number 1-65535");
+    }
+    e.port = std::stoi(port);
+    if (e.port < 1 || e.port > 65535) {
+      throw bad("port must be a number 1-65535");
+    }
+  }
+  if (e.path.find_first_of(" \t\r\n") != std::string::npos) {
+    throw bad("whitespace in path");
+  }
+  return e;
+}
+
+void require_resolvable(const HttpEndpoint &e) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo *res = nullptr;
+  const int rc = getaddrinfo(e.host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) {
+    throw EndpointError("cannot resolve host '" + e.host + "' of " + e.url() + ": " +
+                        gai_strerror(rc));
+  }
+  freeaddrinfo(res);
+}
+
+std::string encode_otlp(const std::vector<core::Span> &spans, const Attributes &resource,
+                        OtlpEncoding encoding) {
+  return encoding == OtlpEncoding::kProtobuf ? encode_protobuf(spans, resource)
+                                             : encode_json(spans, resource);
+}
+
+OtlpSink::OtlpSink(OtlpOptions options) : options_(std::move(options)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+OtlpSink::~OtlpSink() {
+  OtlpSink::close();
+}
+
+void OtlpSink::on_span(const core::Span &span) {
+  std::lock_guard lock(mu_);
+  if (closing_) {
+    stats_.shutdown++;
+    return;
+  }
+  if (queue_.size() >= options_.max_queue) {
+    stats_.queue_full++;
+    return;
+  }
+  queue_.push_back(span);
+  stats_.max_queued = std::max(stats_.max_queued, queue_.size());
+  if (queue_.size() >= options_.max_batch) {
+    wake_.notify_one();
+  }
+}
+
+void OtlpSink::flush() {
+  std::lock_guard lock(mu_);
+  flush_requested_ = true;
+  wake_.notify_one();
+}
+
+void OtlpSink::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      closing_ = true;
+      deadline_ = Clock::now() + options_.shutdown_deadline;
+    }
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void OtlpSink::add_drops(core::DropCounts &out) const {
+  const Stats s = stats();
+  out.add("otlp_queue_full", s.queue_full);
+  out.add("otlp_rejected", s.rejected);
+  out.add("otlp_retries_exhausted", s.retries_exhausted);
+  out.add("otlp_shutdown", s.shutdown);
+}
+
+OtlpSink::Stats OtlpSink::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void OtlpSink::run() {
+  for (;;) {
+    std::vector<core::Span> batch;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, options_.batch_delay, [&] {
+        return closing_ || flush_requested_ || queue_.size() >= options_.max_batch;
+      });
+      if (closing_ && Clock::now() >= deadline_) {
+        stats_.shutdown += queue_.size();
+        queue_.clear();
+        return;
+      }
+      if (queue_.empty()) {
+        flush_requested_ = false;
+        if (closing_) {
+          return;
+        }
+        continue;
+      }
+      const size_t n = std::min(queue_.size(), options_.max_batch);
+      batch.reserve(n);
+      std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n),
+                std::back_inserter(batch));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      if (queue_.empty()) {
+        flush_requested_ = false;
+      }
+    }
+    deliver(encode_otlp(batch, options_.resource, options_.encoding), batch.size());
+  }
+}
+
+void OtlpSink::deliver(const std::string &body, size_t spans) {
+  const HttpEndpoint &ep = options_.endpoint;
+  httplib::Client client(ep.origin());
+  const auto timeout = options_.request_timeout;
+  client.set_connection_timeout(std::min(timeout, std::chrono::milliseconds(2000)));
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  client.set_compress(options_.gzip);
+  const char *type =
+      options_.encoding == OtlpEncoding::kProtobuf ? "application/x-protobuf" : "application/json";
+  const auto start = Clock::now();
+  auto backoff = options_.initial_backoff;
+  for (;;) {
+    const auto res = client.Post(ep.path, body, type);
+    std::unique_lock lock(mu_);
+    if (res && res->status >= 200 && res->status < 300) {
+      stats_.sent_spans += spans;
+      stats_.sent_requests++;
+      return;
+    }
+    if (res && !retryable(res->status)) {
+      stats_.rejected += spans;
+      if (!logged_rejection_) {
+        logged_rejection_ = true;
+        std::fprintf(stderr,
+                     "kernspan: otlp: %s rejected %zu spans (HTTP %d): %s; further "
+                     "rejections are only counted\n",
+                     ep.url().c_str(), spans, res->status, printable_body(res->body).c_str());
+      }
+      return;
+    }
+    auto limit = start + options_.max_retry_time;
+    if (closing_) {
+      limit = std::min(limit, deadline_);
+    }
+    if (Clock::now() + backoff > limit) {
+      (closing_ ? stats_.shutdown : stats_.retries_exhausted) += spans;
+      return;
+    }
+    stats_.retries++;
+    // Sleep the backoff, but no later than a shutdown deadline that may be
+    // set while we sleep.
+    const auto until = Clock::now() + backoff;
+    for (;;) {
+      const auto wake_at = closing_ ? std::min(until, deadline_) : until;
+      if (Clock::now() >= wake_at) {
+        break;
+      }
+      wake_.wait_until(lock, wake_at);
+    }
+    if (closing_ && Clock::now() >= deadline_) {
+      stats_.shutdown += spans;
+      return;
+    }
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+} // namespace kernspan::exporters

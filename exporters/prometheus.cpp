@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "exporters/prometheus.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "exporters/utf8.hpp"
+
+namespace kernspan::exporters {
+namespace {
+
+constexpr double kNsPerSecond = 1e9;
+
+double seconds(uint64_t ns) {
+  return static_cast<double>(ns) / kNsPerSecond;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto &c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// "1700000000.123456789": exact, where a double would round the nanoseconds.
+std::string unix_seconds(uint64_t unix_nano) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%llu.%09llu",
+                static_cast<unsigned long long>(unix_nano / 1'000'000'000ULL),
+                static_cast<unsigned long long>(unix_nano % 1'000'000'000ULL));
+  return buf;
+}
+
+// One metric family's metadata, in the order each format wants it. `name`
+// is the family name without the counter suffix (OpenMetrics' convention);
+// text 0.0.4 names counters by their sample name with _total.
+class Writer {
+public:
+  Writer(std::string &out, ExpositionFormat f)
+      : out_(out), om_(f == ExpositionFormat::kOpenMetrics100) {}
+
+  void family(std::string_view name, std::string_view type, std::string_view unit,
+              std::string_view help) {
+    const bool counter = type == "counter";
+    std::string shown(name);
+    if (counter && !om_) {
+      shown += "_total";
+    }
+    if (om_) {
+      line("# TYPE ", shown, " ", type);
+      if (!unit.empty()) {
+        line("# UNIT ", shown, " ", unit);
+      }
+      line("# HELP ", shown, " ", help);
+    } else {
+      line("# HELP ", shown, " ", help);
+      line("# TYPE ", shown, " ", type);
+    }
+  }
+
+  template <typename... Parts> void line(const Parts &...parts) {
+    (out_.append(parts), ...);
+    out_.push_back('\n');
+  }
+
+  [[nodiscard]] bool om() const { return om_; }
+
+private:
+  std::string &out_;
+  bool om_;
+};
+
+std::string u64(uint64_t v) {
+  return std::to_string(v);
+}
+
+} // namespace
+
+const char *content_type(ExpositionFormat f) {
+  return f == ExpositionFormat::kOpenMetrics100
+             ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+             : "text/plain; version=0.0.4; charset=utf-8";
+}
+
+ExpositionFormat negotiate_format(std::string_view accept) {
+  double om_q = -1;
+  double text_q = -1;
+  while (!accept.empty()) {
+    const size_t comma = accept.find(',');
+    std::string_view range = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view{} : accept.substr(comma + 1);
+    const size_t semi = range.find(';');
+    const std::string type = lower(trim(range.substr(0, semi)));
+    double q = 1;
+    for (std::string_view params = semi == std::string_view::npos ? "" : range.substr(semi + 1);
+         !params.empty();) {
+      const size_t next = params.find(';');
+      const std::string p = lower(trim(params.substr(0, next)));
+      params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+      if (p.rfind("q=", 0) == 0) {
+        q = std::strtod(p.c_str() + 2, nullptr);
+      }
+    }
+    if (type == "application/openmetrics-text") {
+      om_q = std::max(om_q, q);
+    } else if (type == "text/plain" || type == "*/*" || type == "text/*") {
+      text_q = std::max(text_q, q);
+    }
+  }
+  return om_q > 0 && om_q >= text_q ? ExpositionFormat::kOpenMetrics100
+                                    : ExpositionFormat::kText004;
+}
+
+std::string escape_label_value(std::string_view v) {
+  const std::string clean = sanitize_utf8(v);
+  std::string out;
+  out.reserve(clean.size());
+  for (const char c : clean) {
+    switch (c) {
+    case '\\':
+      out += "\\\\";
+      break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    default:
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string format_double(double v, bool openmetrics) {
+  // Go's strconv 'g' with shortest digits, as client_golang prints: fixed
+  // notation for exponents in [-4, 21), scientific outside ("1e-05").
+  char buf[400];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  const std::string sci(buf, res.ptr);
+  const size_t e = sci.find('e');
+  const int exp = e == std::string::npos ? 0 : std::atoi(sci.c_str() + e + 1);
+  std::string s = sci;
+  if (e != std::string::npos && exp >= -4 && exp < 21) {
+    res = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+    s.assign(buf, res.ptr);
+  } else if (e != std::string::npos && sci[e + 1] == '+') {
+    s.erase(e + 1, 1); // 1e+21 -> 1e21
+  }
+  if (openmetrics && s.find_first_of(".eEn") == std::string::npos) {
+    s += ".0"; // 1 -> 1.0 (not for inf/nan, which hold an 'n')
+  }
+  return s;
+}
+
+PrometheusSink::PrometheusSink(PrometheusOptions options)
+    : options_(std::move(options)), service_label_(escape_label_value(options_.service)) {}
+
+void PrometheusSink::on_span(const core::Span &span) {
+  std::string name = sanitize_utf8(span.name);
+  const uint64_t d = span.duration_ns();
+  size_t b = 0;
+  while (b < kBucketBoundsNs.size() && d > kBucketBoundsNs[b]) {
+    b++;
+  }
+  std::lock_guard lock(mu_);
+  spans_++;
+  incomplete_ += span.incomplete ? 1 : 0;
+  auto it = series_.find(name);
+  if (it == series_.end()) {
+    const size_t tracked = series_.size() - (series_.count(std::string(kOverflowName)) ? 1 : 0);
+    if (tracked >= options_.max_span_names) {
+      overflow_++;
+      name = kOverflowName;
+    }
+    it = series_.try_emplace(std::move(name)).first;
+  }
+  Series &s = it->second;
+  s.buckets[b]++;
+  s.exemplars[b] = {span.trace_id, span.span_id, d, span.end_unix_nano};
+  s.count++;
+  s.sum_ns += d;
+  if (span.has_costs) {
+    s.has_costs = true;
+    core::Costs &sum = s.costs;
+    const core::Costs &c = span.costs;
+    sum.cpu_ns += c.cpu_ns;
+    sum.runq_ns += c.runq_ns;
+    sum.io_wait_ns += c.io_wait_ns;
+    sum.sleep_ns += c.sleep_ns;
+    sum.read_bytes += c.read_bytes;
+    sum.write_bytes += c.write_bytes;
+    sum.net_tx_bytes += c.net_tx_bytes;
+    sum.net_rx_bytes += c.net_rx_bytes;
+  }
+}
+
+void PrometheusSink::set_health(const Health &health) {
+  std::lock_guard lock(mu_);
+  health_ = health;
+}
+
+std::string PrometheusSink::render(ExpositionFormat format) const {
+  std::string out;
+  {
+    std::lock_guard lock(mu_);
+    out.reserve(256 + series_.size() * 3000);
+    render_locked(out, format);
+  }
+  return out;
+}
+
+void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) const {
+  Writer w(out, format);
+  const bool om = w.om();
+  const std::string svc = "service_name=\"" + service_label_ + "\"";
+
+  // Bucket bounds as le label values, once per render.
+  std::array<std::string, kBuckets> le;
+  for (size_t i = 0; i < kBucketBoundsNs.size(); i++) {
+    le[i] = format_double(seconds(kBucketBoundsNs[i]), om);
+  }
+  le[kBuckets - 1] = "+Inf";
+
+  std::vector<std::pair<const std::string *, std::string>> labels; // name, escaped labels
+  labels.reserve(series_.size());
+  bool any_costs = false;
+  for (const auto &[name, s] : series_) {
+    labels.emplace_back(&name, svc + ",span_name=\"" + escape_label_value(name) + "\"");
+    any_costs = any_costs || s.has_costs;
+  }
+
+  if (!series_.empty()) {
+    w.family("kernspan_span_duration_seconds", "histogram", "seconds",
+             "Wall time of finished spans, by span name.");
+    size_t i = 0;
+    for (const auto &[name, s] : series_) {
+      const std::string &l = labels[i++].second;
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b < kBuckets; b++) {
+        cumulative += s.buckets[b];
+        std::string exemplar;
+        if (om && s.buckets[b] != 0) {
+          const Exemplar &e = s.exemplars[b];
+          exemplar = " # {trace_id=\"" + e.trace_id.hex() + "\",span_id=\"" +
+                     core::span_id_hex(e.span_id) + "\"} " + format_double(seconds(e.value_ns)) +
+                     " " + unix_seconds(e.end_unix_nano);
+        }
+        w.line("kernspan_span_duration_seconds_bucket{", l, ",le=\"", le[b], "\"} ",
+               u64(cumulative), exemplar);
+      }
+      w.line("kernspan_span_duration_seconds_sum{", l, "} ", format_double(seconds(s.sum_ns)));
+      w.line("kernspan_span_duration_seconds_count{", l, "} ", u64(s.count));
+    }
+  }
+
+  if (any_costs) {
+    // A counter family per cost; `extra` labels split one family by kind.
+    struct Part {
+      const char *extra;
+      uint64_t core::Costs::*field;
+    };
+    const auto counter = [&](const char *family, const char *unit, const char *help,
+                             std::initializer_list<Part> parts, bool ns) {
+      w.family(family, "counter", unit, help);
+      size_t i = 0;
+      for (const auto &[name, s] : series_) {
+        const std::string &l = labels[i++].second;
+        if (!s.has_costs) {
+          continue;
+        }
+        for (const Part &p : parts) {
+          const uint64_t v = s.costs.*p.field;
+          w.line(family, "_total{", l, p.extra, "} ", ns ? format_double(seconds(v)) : u64(v));
+        }
+      }
+    };
+    counter("kernspan_span_cpu_seconds", "seconds", "CPU time spent inside spans, by span name.",
+            {{"", &core::Costs::cpu_ns}}, true);
+    counter("kernspan_span_offcpu_seconds", "seconds",
+            "Time spans spent off-CPU, by span name and reason.",
+            {{",reason=\"runq\"", &core::Costs::runq_ns},
+             {",reason=\"io\"", &core::Costs::io_wait_ns},
+             {",reason=\"sleep\"", &core::Costs::sleep_ns}},
+            true);
+    counter("kernspan_span_io_bytes", "bytes", "Bytes read and written by spans, by span name.",
+            {{",direction=\"read\"", &core::Costs::read_bytes},
+             {",direction=\"write\"", &core::Costs::write_bytes}},
+            false);
+    counter("kernspan_span_network_bytes", "bytes",
+            "Bytes sent and received on sockets by spans, by span name.",
+            {{",direction=\"sent\"", &core::Costs::net_tx_bytes},
+             {",direction=\"received\"", &core::Costs::net_rx_bytes}},
+            false);
+  }
+
+  w.family("kernspan_spans", "counter", "", "Finished spans seen.");
+  w.line("kernspan_spans_total{", svc, "} ", u64(spans_));
+  w.family("kernspan_spans_incomplete", "counter", "",
+           "Spans still open when their thread exited.");
+  w.line("kernspan_spans_incomplete_total{", svc, "} ", u64(incomplete_));
+  w.family("kernspan_records_received", "counter", "",
+           "Records received from the kernel's ring buffer.");
+  w.line("kernspan_records_received_total ", u64(health_.records_received));
+  if (!health_.drops.places.empty()) {
+    w.family("kernspan_dropped", "counter", "", "Records, spans or batches dropped, by place.");
+    for (const auto &[place, n] : health_.drops.places) {
+      w.line("kernspan_dropped_total{place=\"", escape_label_value(place), "\"} ", u64(n));
+    }
+  }
+  w.family("kernspan_span_name_overflow", "counter", "",
+           "Spans counted under the span name __overflow__ because the span name limit was "
+           "reached.");
+  w.line("kernspan_span_name_overflow_total ", u64(overflow_));
+  w.family("kernspan_span_names", "gauge", "", "Distinct span names with their own series.");
+  w.line("kernspan_span_names ",
+         u64(series_.size() - (series_.count(std::string(kOverflowName)) ? 1 : 0)));
+  if (om) {
+    out += "# EOF\n";
+  }
+}
+
+} // namespace kernspan::exporters

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// Prometheus metrics from spans: a sink that aggregates on the consumer
+// thread and renders the text exposition format 0.0.4 or OpenMetrics 1.0 for
+// a scrape on another thread. The HTTP server is metrics_server.hpp.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "core/span.hpp"
+#include "core/stats.hpp"
+#include "exporters/sink.hpp"
+
+namespace kernspan::exporters {
+
+enum class ExpositionFormat { kText004, kOpenMetrics100 };
+
+// Content-Type header value for a format.
+const char *content_type(ExpositionFormat f);
+// The format to answer an HTTP Accept header with: OpenMetrics when the
+// client lists application/openmetrics-text with a q-value above 0 and not
+// below any text/plain or */* it also lists; otherwise text 0.0.4.
+ExpositionFormat negotiate_format(std::string_view accept);
+
+// kernspan's view of its own health, as of the collector's last tick.
+struct Health {
+  uint64_t records_received = 0;
+  // Every place that dropped: the collector's (ring buffer, span stack, …)
+  // and the other sinks' (exporter queues, rejected batches).
+  core::DropCounts drops;
+};
+
+struct PrometheusOptions {
+  std::string service;          // service_name label on span series
+  size_t max_span_names = 1000; // distinct span_name values before overflow
+};
+
+// Families (names end in their base unit; counters in _total):
+//   kernspan_span_duration_seconds          histogram {service_name, span_name}
+//       buckets: kBucketBoundsNs; OpenMetrics adds exemplars with the
+//       trace_id and span_id of the latest span that fell in each bucket
+//   kernspan_span_cpu_seconds_total         counter   {service_name, span_name}
+//   kernspan_span_offcpu_seconds_total      counter   {…, reason=runq|io|sleep}
+//   kernspan_span_io_bytes_total            counter   {…, direction=read|write}
+//   kernspan_span_network_bytes_total       counter   {…, direction=sent|received}
+//       (cost families only count spans with has_costs, and list a span
+//       name only once one of its spans had costs)
+//   kernspan_spans_total                    counter   {service_name}
+//   kernspan_spans_incomplete_total         counter   {service_name}
+//   kernspan_records_received_total         counter
+//   kernspan_dropped_total                  counter   {place}
+//   kernspan_span_name_overflow_total       counter   spans folded into the
+//       span_name="__overflow__" series once max_span_names names were seen
+//   kernspan_span_names                     gauge     distinct names tracked
+// Label values are UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
+// escaped. Series are ordered by span name, so output is deterministic.
+class PrometheusSink : public Sink {
+public:
+  // Upper bounds of the duration buckets in ns (+Inf is implicit).
+  static constexpr std::array<uint64_t, 19> kBucketBoundsNs = {
+      10'000,        25'000,        50'000,        100'000,       250'000,
+      500'000,       1'000'000,     2'500'000,     5'000'000,     10'000'000,
+      25'000'000,    50'000'000,    100'000'000,   250'000'000,   500'000'000,
+      1'000'000'000, 2'500'000'000, 5'000'000'000, 10'000'000'000};
+  static constexpr std::string_view kOverflowName = "__overflow__";
+
+  explicit PrometheusSink(PrometheusOptions options);
+
+  void on_span(const core::Span &span) override;
+  // Replace the health snapshot (called on the collector's tick and at exit).
+  void set_health(const Health &health);
+
+  // The whole exposition, safe to call from any thread.
+  [[nodiscard]] std::string render(ExpositionFormat format) const;
+
+private:
+  static constexpr size_t kBuckets = kBucketBoundsNs.size() + 1; // with +Inf
+  struct Exemplar {
+    core::TraceId trace_id;
+    uint64_t span_id = 0;
+    uint64_t value_ns = 0;
+    uint64_t end_unix_nano = 0;
+  };
+  struct Series {
+    std::array<uint64_t, kBuckets> buckets{}; // not cumulative
+    std::array<Exemplar, kBuckets> exemplars{};
+    uint64_t count = 0;
+    uint64_t sum_ns = 0;
+    bool has_costs = false;
+    core::Costs costs; // field-wise sums over spans with costs
+  };
+
+  void render_locked(std::string &out, ExpositionFormat format) const;
+
+  const PrometheusOptions options_;
+  const std::string service_label_; // escaped once
+  mutable std::mutex mu_;
+  std::map<std::string, Series> series_; // key: sanitized span name
+  uint64_t spans_ = 0;
+  uint64_t incomplete_ = 0;
+  uint64_t overflow_ = 0;
+  Health health_;
+};
+
+// Label value escaping for the exposition formats: UTF-8 repaired, then
+// backslash, double quote and newline escaped.
+std::string escape_label_value(std::string_view v);
+// Shortest decimal that reads back as the same double ("0.25", "1e-05");
+// OpenMetrics style adds ".0" to integral values ("1.0") as its canonical
+// form for le bounds.
+std::string format_double(double v, bool openmetrics = false);
+
+} // namespace kernspan::exporters

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "exporters/prometheus.hpp"
+
+#include <cstdio>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "test_spans.hpp"
+
+namespace kernspan::exporters {
+namespace {
+
+using testing::child_span;
+using testing::root_span;
+
+TEST(Prometheus, NegotiatesOpenMetricsOnlyWhenAskedFor) {
+  // What Prometheus 2.42 sends by default.
+  EXPECT_EQ(negotiate_format("application/openmetrics-text;version=1.0.0,application/"
+                             "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
+                             "q=0.5,*/*;q=0.1"),
+            ExpositionFormat::kOpenMetrics100);
+  EXPECT_EQ(negotiate_format(""), ExpositionFormat::kText004);
+  EXPECT_EQ(negotiate_format("*/*"), ExpositionFormat::kText004);
+  EXPECT_EQ(negotiate_format("text/plain;version=0.0.4"), ExpositionFormat::kText004);
+  EXPECT_EQ(negotiate_format("application/openmetrics-text; q=0"), ExpositionFormat::kText004);
+  EXPECT_EQ(negotiate_format("text/plain;q=0.9, application/openmetrics-text;q=0.5"),
+            ExpositionFormat::kText004);
+  EXPECT_EQ(negotiate_format("Application/OpenMetrics-Text"), ExpositionFormat::kOpenMetrics100);
+}
+
+TEST(Prometheus, FormatsNumbersShortestAndOpenMetricsCanonical) {
+  EXPECT_EQ(format_double(0.25), "0.25");
+  EXPECT_EQ(format_double(1e-05), "1e-05");
+  EXPECT_EQ(format_double(1), "1");
+  EXPECT_EQ(format_double(1, true), "1.0");
+  EXPECT_EQ(format_double(2.5, true), "2.5");
+  EXPECT_EQ(format_double(0.0003125), "0.0003125");
+  EXPECT_EQ(format_double(0.0001), "0.0001");
+  EXPECT_EQ(format_double(1000), "1000");
+  EXPECT_EQ(format_double(1e21), "1e21");
+}
+
+TEST(Prometheus, EscapesLabelValuesAndRepairsUtf8) {
+  EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  EXPECT_EQ(escape_label_value("x\xFFy"), "x\xEF\xBF\xBDy");
+  EXPECT_EQ(escape_label_value("caf\xC3\xA9"), "caf\xC3\xA9");
+}
+
+const char *const kGoldenText =
+    R"(# HELP kernspan_span_duration_seconds Wall time of finished spans, by span name.
+# TYPE kernspan_span_duration_seconds histogram
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="1e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="2.5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0001"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.00025"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0005"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.001"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0025"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.005"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.01"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.025"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.05"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.1"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.25"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="1"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="2.5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="10"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="+Inf"} 1
+kernspan_span_duration_seconds_sum{service_name="demo",span_name="parse"} 0.0003125
+kernspan_span_duration_seconds_count{service_name="demo",span_name="parse"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="1e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="2.5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.0001"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.00025"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.0005"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.001"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.0025"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.005"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.01"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.025"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.05"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.1"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.25"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="0.5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="1"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="2.5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="5"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="10"} 1
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="request",le="+Inf"} 1
+kernspan_span_duration_seconds_sum{service_name="demo",span_name="request"} 0.0025
+kernspan_span_duration_seconds_count{service_name="demo",span_name="request"} 1
+# HELP kernspan_span_cpu_seconds_total CPU time spent inside spans, by span name.
+# TYPE kernspan_span_cpu_seconds_total counter
+kernspan_span_cpu_seconds_total{service_name="demo",span_name="request"} 1.01e-07
+# HELP kernspan_span_offcpu_seconds_total Time spans spent off-CPU, by span name and reason.
+# TYPE kernspan_span_offcpu_seconds_total counter
+kernspan_span_offcpu_seconds_total{service_name="demo",span_name="request",reason="runq"} 1.03e-07
+kernspan_span_offcpu_seconds_total{service_name="demo",span_name="request",reason="io"} 1.04e-07
+kernspan_span_offcpu_seconds_total{service_name="demo",span_name="request",reason="sleep"} 1.05e-07
+# HELP kernspan_span_io_bytes_total Bytes read and written by spans, by span name.
+# TYPE kernspan_span_io_bytes_total counter
+kernspan_span_io_bytes_total{service_name="demo",span_name="request",direction="read"} 108
+kernspan_span_io_bytes_total{service_name="demo",span_name="request",direction="write"} 109
+# HELP kernspan_span_network_bytes_total Bytes sent and received on sockets by spans, by span name.
+# TYPE kernspan_span_network_bytes_total counter
+kernspan_span_network_bytes_total{service_name="demo",span_name="request",direction="sent"} 110
+kernspan_span_network_bytes_total{service_name="demo",span_name="request",direction="received"} 111
+# HELP kernspan_spans_total Finished spans seen.
+# TYPE kernspan_spans_total counter
+kernspan_spans_total{service_name="demo"} 2
+# HELP kernspan_spans_incomplete_total Spans still open when their thread exited.
+# TYPE kernspan_spans_incomplete_total counter
+kernspan_spans_incomplete_total{service_name="demo"} 0
+# HELP kernspan_records_received_total Records received from the kernel's ring buffer.
+# TYPE kernspan_records_received_total counter
+kernspan_records_received_total 7
+# HELP kernspan_dropped_total Records, spans or batches dropped, by place.
+# TYPE kernspan_dropped_total counter
+kernspan_dropped_total{place="ringbuf_full"} 3
+kernspan_dropped_total{place="otlp_queue_full"} 0
+# HELP kernspan_span_name_overflow_total Spans counted under the span name __overflow__ because the span name limit was reached.
+# TYPE kernspan_span_name_overflow_total counter
+kernspan_span_name_overflow_total 0
+# HELP kernspan_span_names Distinct span names with their own series.
+# TYPE kernspan_span_names gauge
+kernspan_span_names 2
+)";
+
+Health health() {
+  Health h;
+  h.records_received = 7;
+  h.drops.add("ringbuf_full", 3);
+  h.drops.add("otlp_queue_full", 0);
+  return h;
+}
+
+TEST(Prometheus, GoldenText004) {
+  PrometheusSink sink({"demo", 1000});
+  sink.on_span(child_span());
+  sink.on_span(root_span());
+  sink.set_health(health());
+  EXPECT_EQ(sink.render(ExpositionFormat::kText004), kGoldenText);
+}
+
+TEST(Prometheus, GoldenOpenMetricsWithExemplars) {
+  PrometheusSink sink({"demo", 1000});
+  auto later = child_span();
+  later.span_id = 0x0102030405060708ULL;
+  later.end_unix_nano = later.start_unix_nano + 400'000;
+  sink.on_span(child_span());
+  sink.on_span(later); // same bucket: its exemplar replaces the first one
+  sink.set_health(health());
+  const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);
+  const std::string head = R"(# TYPE kernspan_span_duration_seconds histogram
+# UNIT kernspan_span_duration_seconds seconds
+# HELP kernspan_span_duration_seconds Wall time of finished spans, by span name.
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="1e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="2.5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="5e-05"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0001"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.00025"} 0
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0005"} 2 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736",span_id="0102030405060708"} 0.0004 1700000000.123856789
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.001"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.0025"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.005"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.01"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.025"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.05"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.1"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.25"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="0.5"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="1.0"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="2.5"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="5.0"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="10.0"} 2
+kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="+Inf"} 2
+kernspan_span_duration_seconds_sum{service_name="demo",span_name="parse"} 0.0007125
+kernspan_span_duration_seconds_count{service_name="demo",span_name="parse"} 2
+# TYPE kernspan_spans counter
+# HELP kernspan_spans Finished spans seen.
+kernspan_spans_total{service_name="demo"} 2
+)";
+  EXPECT_EQ(om.substr(0, head.size()), head);
+  EXPECT_NE(
+      om.find("# TYPE kernspan_dropped counter\n# HELP kernspan_dropped Records, spans or "
+              "batches dropped, by place.\nkernspan_dropped_total{place=\"ringbuf_full\"} 3\n"),
+      std::string::npos)
+      << om;
+  EXPECT_NE(om.find("# TYPE kernspan_span_names gauge\n"), std::string::npos);
+  EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
+  EXPECT_EQ(om.find("_total counter"), std::string::npos) << "OpenMetrics families omit _total";
+}
+
+TEST(Prometheus, HostileSpanNamesStayOneValidLabel) {
+  PrometheusSink sink({"svc\"\n", 1000});
+  auto s = child_span();
+  s.name = "we\"ird\\name\nwith\xFF";
+  sink.on_span(s);
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(
+      text.find("{service_name=\"svc\\\"\\n\",span_name=\"we\\\"ird\\\\name\\nwith\xEF\xBF\xBD\""),
+      std::string::npos)
+      << text;
+  // Every line is metadata or a sample: no raw newline escaped into a value.
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t nl = text.find('\n', start);
+    const std::string line = text.substr(start, nl - start);
+    EXPECT_TRUE(line.rfind("# ", 0) == 0 || line.rfind("kernspan_", 0) == 0) << line;
+    start = nl + 1;
+  }
+}
+
+TEST(Prometheus, SpanNameLimitFoldsNewNamesIntoOverflow) {
+  PrometheusSink sink({"demo", 2});
+  for (const char *name : {"a", "b", "c", "d", "a"}) {
+    auto s = child_span();
+    s.name = name;
+    sink.on_span(s);
+  }
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(
+      text.find("kernspan_span_duration_seconds_count{service_name=\"demo\",span_name=\"a\"} 2"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("kernspan_span_duration_seconds_count{service_name=\"demo\",span_name=\"b\"} 1"),
+      std::string::npos);
+  EXPECT_NE(text.find("kernspan_span_duration_seconds_count{service_name=\"demo\",span_name=\"__"
+                      "overflow__\"} 2"),
+            std::string::npos);
+  EXPECT_EQ(text.find("span_name=\"c\""), std::string::npos);
+  EXPECT_NE(text.find("kernspan_span_name_overflow_total 2\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_span_names 2\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_spans_total{service_name=\"demo\"} 5\n"), std::string::npos);
+}
+
+TEST(Prometheus, EmptySinkStillRendersHealth) {
+  PrometheusSink sink({"demo", 10});
+  const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);
+  EXPECT_EQ(om.find("kernspan_span_duration_seconds"), std::string::npos);
+  EXPECT_NE(om.find("kernspan_records_received_total 0\n"), std::string::npos);
+  EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
+}
+
+// promtool (Debian package prometheus) lints the text format: names, units,
+// _total on counters, HELP on every family, parseable samples.
+TEST(Prometheus, PromtoolAcceptsTheTextFormat) {
+  const char *promtool = "/usr/bin/promtool";
+  if (access(promtool, X_OK) != 0) {
+    GTEST_SKIP() << "promtool not installed (apt-get install prometheus)";
+  }
+  PrometheusSink sink({"demo", 1});
+  sink.on_span(child_span());
+  sink.on_span(root_span()); // over the limit: the overflow series too
+  auto odd = child_span();
+  odd.name = "bad\"\n\xFF";
+  sink.on_span(odd);
+  sink.set_health(health());
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  const std::string cmd = std::string(promtool) + " check metrics 2>&1";
+  FILE *p = popen(cmd.c_str(), "w");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), p), text.size());
+  const int status = pclose(p);
+  EXPECT_EQ(status, 0) << "promtool rejected:\n" << text;
+}
+
+} // namespace
+} // namespace kernspan::exporters

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/sinks.hpp"
+
+#include "probe/proc_maps.hpp"
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <unistd.h>
+
+namespace kernspan::cli {
+
+void add_sink_options(CLI::App &cmd, SinkOptions &o) {
+  cmd.add_option("--prometheus", o.prometheus,
+                 "serve Prometheus metrics on [ADDR:]PORT/metrics (ADDR defaults to "
+                 "127.0.0.1; PORT 0 picks a free port)");
+  cmd.add_option("--service", o.service, "service name on exported data (default: process name)");
+  cmd.add_option("--max-span-names", o.max_span_names,
+                 "distinct span names with their own metric series; more go to __overflow__")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--otlp", o.otlp,
+                 "push spans as OTLP/HTTP to URL (e.g. http://localhost:4318; /v1/traces is "
+                 "appended unless URL has a path); default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
+  cmd.add_option("--otlp-encoding", o.otlp_encoding, "OTLP body encoding")
+      ->check(CLI::IsMember({"protobuf", "json"}))
+      ->capture_default_str();
+  cmd.add_flag("--otlp-gzip", o.otlp_gzip, "gzip OTLP request bodies");
+}
+
+namespace {
+
+std::string read_file(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// OpenTelemetry's process and host resource attributes for the target.
+exporters::Attributes resource_of(pid_t pid, const std::string &service) {
+  exporters::Attributes r;
+  r.emplace_back("service.name", service);
+  char host[HOST_NAME_MAX + 1] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) {
+    r.emplace_back("host.name", std::string(host));
+  }
+  r.emplace_back("process.pid", int64_t{pid});
+  const std::string proc = "/proc/" + std::to_string(pid);
+  char exe[PATH_MAX] = {};
+  const ssize_t n = readlink((proc + "/exe").c_str(), exe, sizeof(exe) - 1);
+  std::string exe_name = probe::comm(pid);
+  if (n > 0) {
+    const std::string path(exe, static_cast<size_t>(n));
+    exe_name = path.substr(path.rfind('/') + 1);
+    r.emplace_back("process.executable.path", path);
+  }
+  r.emplace_back("process.executable.name", exe_name);
+  std::string cmdline = read_file(proc + "/cmdline");
+  while (!cmdline.empty() && cmdline.back() == '\0') {
+    cmdline.pop_back();
+  }
+  for (auto &c : cmdline) {
+    c = c == '\0' ? ' ' : c;
+  }
+  if (!cmdline.empty()) {
+    r.emplace_back("process.command_line", cmdline);
+  }
+  return r;
+}
+
+} // namespace
+
+std::string otlp_traces_url(const std::string &flag, std::string *source) {
+  const std::string signal_path = "/v1/traces";
+  if (!flag.empty()) {
+    *source = "--otlp";
+    return exporters::parse_http_endpoint(flag, signal_path).url();
+  }
+  if (const char *t = std::getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"); t && *t) {
+    *source = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    return exporters::parse_http_endpoint(t, "/").url(); // used as is
+  }
+  if (const char *b = std::getenv("OTEL_EXPORTER_OTLP_ENDPOINT"); b && *b) {
+    *source = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    std::string base = b;
+    while (!base.empty() && base.back() == '/') {
+      base.pop_back();
+    }
+    // The spec appends the signal path to the base, whatever path it has.
+    const auto e = exporters::parse_http_endpoint(base, "");
+    return e.origin() + e.path + signal_path;
+  }
+  return "";
+}
+
+SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+                   std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
+  SinkSet set;
+  set.sinks_ = &sinks;
+  const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
+  if (!o.prometheus.empty()) {
+    const auto addr = exporters::parse_listen_address(o.prometheus);
+    auto prom = std::make_unique<exporters::PrometheusSink>(
+        exporters::PrometheusOptions{service, o.max_span_names});
+    set.server_ = std::make_unique<exporters::MetricsServer>(addr, *prom);
+    set.prometheus_ = prom.get();
+    sinks.push_back(std::move(prom));
+    std::fprintf(stderr, "kernspan: serving metrics on %s\n", set.server_->url().c_str());
+  }
+  std::string source;
+  const std::string otlp_url = otlp_traces_url(o.otlp, &source);
+  if (!otlp_url.empty()) {
+    exporters::OtlpOptions opt;
+    opt.endpoint = exporters::parse_http_endpoint(otlp_url, "/v1/traces");
+    exporters::require_resolvable(opt.endpoint);
+    opt.encoding = o.otlp_encoding == "json" ? exporters::OtlpEncoding::kJson
+                                             : exporters::OtlpEncoding::kProtobuf;
+    opt.gzip = o.otlp_gzip;
+    opt.resource = resource_of(pid, service);
+    sinks.push_back(std::make_unique<exporters::OtlpSink>(std::move(opt)));
+    std::fprintf(stderr, "kernspan: sending OTLP traces to %s (%s, from %s)\n", otlp_url.c_str(),
+                 o.otlp_encoding.c_str(), source.c_str());
+  }
+  return set;
+}
+
+core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) const {
+  core::DropCounts all = collector_drops;
+  if (sinks_ != nullptr) {
+    for (const auto &s : *sinks_) {
+      s->add_drops(all);
+    }
+  }
+  return all;
+}
+
+void SinkSet::update_health(uint64_t records, const core::DropCounts &collector_drops) {
+  if (prometheus_ != nullptr) {
+    prometheus_->set_health({records, all_drops(collector_drops)});
+  }
+}
+
+} // namespace kernspan::cli

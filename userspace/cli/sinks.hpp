@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sinks beyond the terminal and -o: their flags, and building them from
+// those flags before tracing starts (so a bad port or URL fails early).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "core/stats.hpp"
+#include "exporters/metrics_server.hpp"
+#include "exporters/otlp.hpp"
+#include "exporters/prometheus.hpp"
+#include "exporters/sink.hpp"
+
+namespace kernspan::cli {
+
+struct SinkOptions {
+  std::string prometheus; // [ADDR:]PORT, empty: no metrics endpoint
+  std::string service;    // empty: the target's comm
+  size_t max_span_names = 1000;
+  std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
+  std::string otlp_encoding = "protobuf"; // or json
+  bool otlp_gzip = false;
+};
+
+// The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT
+// with /v1/traces appended; "" when none is set.
+std::string otlp_traces_url(const std::string &flag, std::string *source);
+
+void add_sink_options(CLI::App &cmd, SinkOptions &o);
+
+// What make_sinks built beyond the sinks it appended; destroy it before
+// those sinks (the server renders from one of them).
+class SinkSet {
+public:
+  // Refresh what /metrics shows of kernspan's own health: the collector's
+  // counters plus every sink's drops.
+  void update_health(uint64_t records, const core::DropCounts &collector_drops);
+  // collector_drops plus every sink's drops, for the summary.
+  [[nodiscard]] core::DropCounts all_drops(const core::DropCounts &collector_drops) const;
+
+private:
+  friend SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+                            std::vector<std::unique_ptr<exporters::Sink>> &sinks);
+  const std::vector<std::unique_ptr<exporters::Sink>> *sinks_ = nullptr;
+  exporters::PrometheusSink *prometheus_ = nullptr;
+  std::unique_ptr<exporters::MetricsServer> server_;
+};
+
+// Appends the sinks the flags ask for to `sinks` and starts their servers.
+// Throws (one-line what()) on a port in use or a malformed address.
+SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+                   std::vector<std::unique_ptr<exporters::Sink>> &sinks);
+
+} // namespace kernspan::cli
