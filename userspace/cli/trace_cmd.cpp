@@ -26,6 +26,7 @@ struct TraceOptions {
   std::string output;
   bool quiet = false;
   uint32_t ringbuf_mb = 8;
+  bool no_costs = false;
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -51,6 +52,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   plan.duration_s = o.duration_s;
   plan.verbose = g.verbose;
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
+  plan.costs = !o.no_costs;
   for (const auto &obj : found) {
     std::set<std::string> names;
     for (const auto &p : obj.probes) {
@@ -140,6 +142,9 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("-q,--quiet", opts->quiet, "do not print each span, only the summary");
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
       ->capture_default_str();
+  cmd->add_flag("--no-costs", opts->no_costs,
+                "do not measure what each span cost (CPU, waits, syscalls, bytes): saves the "
+                "scheduler and syscall tracepoints' overhead on the target's threads");
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 
