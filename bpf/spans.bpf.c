@@ -297,8 +297,10 @@ int BPF_PROG(thread_exit, struct task_struct *task)
 	return ks_thread_exit(task);
 }
 
+/* raw_tp arguments are plain numbers that task storage refuses; the
+ * exiting task is the current one, so take its BTF pointer. */
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(thread_exit_raw, struct task_struct *task)
 {
-	return ks_thread_exit(task);
+	return ks_thread_exit(bpf_get_current_task_btf());
 }

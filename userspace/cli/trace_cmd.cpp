@@ -27,6 +27,7 @@ struct TraceOptions {
   bool quiet = false;
   uint32_t ringbuf_mb = 8;
   bool no_costs = false;
+  bool raw_tp = false;
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -53,6 +54,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   plan.verbose = g.verbose;
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
   plan.costs = !o.no_costs;
+  plan.force_raw_tp = o.raw_tp;
   for (const auto &obj : found) {
     std::set<std::string> names;
     for (const auto &p : obj.probes) {
@@ -145,6 +147,8 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("--no-costs", opts->no_costs,
                 "do not measure what each span cost (CPU, waits, syscalls, bytes): saves the "
                 "scheduler and syscall tracepoints' overhead on the target's threads");
+  // Hidden: load the raw_tp variants even where tp_btf works (tests).
+  cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 
