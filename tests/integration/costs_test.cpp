@@ -4,7 +4,11 @@
 // span's `costs` must agree with the program's own measurements.
 #include "harness.hpp"
 
+#include <csignal>
+#include <fstream>
 #include <map>
+#include <sstream>
+#include <thread>
 
 namespace kernspan::itest {
 namespace {
@@ -188,6 +192,98 @@ TEST(Costs, NoCostsLeavesThemOut) {
   for (const auto &[name, s] : r.spans) {
     EXPECT_FALSE(s.contains("costs")) << s.dump();
   }
+}
+
+// What the kernel says about one thread: schedstat (on-CPU ns, run-queue
+// wait ns) and io (rchar, wchar: bytes of read/write-family syscalls).
+struct ProcThread {
+  uint64_t oncpu_ns = 0;
+  uint64_t run_delay_ns = 0;
+  uint64_t rchar = 0;
+  uint64_t wchar = 0;
+};
+
+ProcThread read_proc_thread(int pid, long tid) {
+  ProcThread p;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/";
+  std::ifstream(dir + "schedstat") >> p.oncpu_ns >> p.run_delay_ns;
+  std::ifstream io(dir + "io");
+  std::string key;
+  uint64_t v = 0;
+  while (io >> key >> v) {
+    if (key == "rchar:") {
+      p.rchar = v;
+    } else if (key == "wchar:") {
+      p.wchar = v;
+    }
+  }
+  return p;
+}
+
+// kernspan top's per-thread totals agree with /proc over the same work. The
+// workers are idle (blocked) when /proc is read before and after, so both
+// readings bracket exactly the work in between.
+TEST(Top, ThreadTotalsAgreeWithProc) {
+  KS_REQUIRE_ROOT();
+  Proc prog = spawn({COSTS_BIN, "--top"});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000));
+  long tids[2] = {0, 0};
+  std::istringstream(slurp(prog.out_path).substr(6)) >> tids[0] >> tids[1];
+  ASSERT_GT(tids[0], 0);
+  ASSERT_GT(tids[1], 0);
+  Proc top = spawn({KERNSPAN_BIN, "top", "-p", std::to_string(prog.pid), "--json", "-i", "0.2"});
+  ASSERT_TRUE(wait_for_text(top, top.err_path, "watching", 10000)) << slurp(top.err_path);
+  const ProcThread before[2] = {read_proc_thread(prog.pid, tids[0]),
+                                read_proc_thread(prog.pid, tids[1])};
+  kill(prog.pid, SIGUSR1);
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "done", 20000));
+  const ProcThread after[2] = {read_proc_thread(prog.pid, tids[0]),
+                               read_proc_thread(prog.pid, tids[1])};
+  // Two refreshes later top has read the totals after the work.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  kill(prog.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(prog, 10000), 0);
+  EXPECT_EQ(wait_exit(top, 10000), 0) << slurp(top.err_path);
+  const auto frames = read_jsonl(top.out_path);
+  ASSERT_GE(frames.size(), 3u) << slurp(top.err_path);
+  // The last frame read while the process was alive and idle.
+  const json *last = nullptr;
+  for (const auto &f : frames) {
+    if (f["threads"].size() >= 3) {
+      last = &f;
+    }
+  }
+  ASSERT_NE(last, nullptr);
+  for (int i = 0; i < 2; i++) {
+    const json *row = nullptr;
+    for (const auto &r : (*last)["threads"]) {
+      if (r["tid"].get<long>() == tids[i]) {
+        row = &r;
+      }
+    }
+    ASSERT_NE(row, nullptr) << last->dump();
+    const json &t = (*row)["totals"];
+    const auto oncpu = static_cast<double>(after[i].oncpu_ns - before[i].oncpu_ns);
+    const auto waited = static_cast<double>(after[i].run_delay_ns - before[i].run_delay_ns);
+    const auto rchar = static_cast<double>(after[i].rchar - before[i].rchar);
+    const auto wchar = static_cast<double>(after[i].wchar - before[i].wchar);
+    EXPECT_GE(oncpu, 200e6);
+    EXPECT_NEAR(t["cpu_ns"].get<double>(), oncpu, oncpu * 0.03 + 1e6) << row->dump();
+    EXPECT_NEAR(t["runq_ns"].get<double>(), waited, waited * 0.05 + 2e6) << row->dump();
+    // The wake-up read() began before attach: its byte is in rchar only.
+    EXPECT_GE(rchar, 1048576.0);
+    EXPECT_NEAR(t["read_bytes"].get<double>(), rchar, rchar * 0.01 + 1) << row->dump();
+    EXPECT_NEAR(t["write_bytes"].get<double>(), wchar, wchar * 0.01) << row->dump();
+  }
+}
+
+TEST(Top, BadInputGivesOneLineErrors) {
+  const auto r = run({KERNSPAN_BIN, "top", "-p", "999999999", "-n", "1"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  const auto bad = run({KERNSPAN_BIN, "top", "-p", "1", "-i", "0"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
 } // namespace

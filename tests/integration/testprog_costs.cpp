@@ -14,6 +14,12 @@
 //               per thread its CPU clock and schedstat run_delay deltas
 //   parent      ├── child_burn (30 ms CPU)
 //               └── child_sleep (20 ms sleep)
+//
+// With --top it marks no spans: two worker threads pinned to one CPU block
+// in read() until SIGUSR1, then each burns 200 ms of CPU, reads 1 MiB from
+// /dev/zero and writes 1 MiB to /dev/null in 64 KiB calls, and blocks again;
+// "done" is then printed, and the program waits for SIGTERM. Tests compare
+// `kernspan top` with /proc/PID/task/TID/{schedstat,io} around the work.
 // Exit codes: 0 done, 1 runtime error, 2 bad usage, 3 no tracer.
 #include <kernspan/kernspan.h>
 
@@ -24,6 +30,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -111,9 +118,75 @@ void pin_to_cpu(int cpu) {
   }
 }
 
+int top_mode() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by the workers
+  int go[2];
+  int stop[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(stop, O_CLOEXEC) != 0) {
+    die("pipe");
+  }
+  std::atomic<int> finished{0};
+  std::atomic<long> tids[2] = {0, 0};
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 2; i++) {
+    ts.emplace_back([&, i] {
+      pin_to_cpu(0);
+      tids[i] = tid();
+      char c;
+      if (read(go[0], &c, 1) != 1) {
+        return;
+      }
+      burn(200'000'000);
+      std::vector<char> buf(64 * 1024);
+      const int z = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+      const int n = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      for (int k = 0; k < 16; k++) {
+        if (read(z, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size()) ||
+            write(n, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+          die("/dev/zero -> /dev/null");
+        }
+      }
+      close(z);
+      close(n);
+      finished++;
+      [[maybe_unused]] auto r = read(stop[0], &c, 1); // idle until exit
+    });
+  }
+  while (tids[0] == 0 || tids[1] == 0) {
+    kernspan_examples::sleep_ms(1);
+  }
+  std::printf("ready %ld %ld\n", tids[0].load(), tids[1].load());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (sig == SIGUSR1) {
+    if (write(go[1], "gg", 2) != 2) {
+      die("write go");
+    }
+    while (finished.load() < 2) {
+      kernspan_examples::sleep_ms(1);
+    }
+    std::printf("done\n");
+    std::fflush(stdout);
+    sigwait(&set, &sig);
+  }
+  close(stop[1]); // workers' reads return 0
+  for (auto &t : ts) {
+    t.join();
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
+  if (argc == 2 && std::string(argv[1]) == "--top") {
+    return top_mode();
+  }
   std::string report;
   std::string dir = "/tmp";
   for (int i = 1; i < argc; i++) {
