@@ -341,3 +341,32 @@ int dump_threads(struct bpf_iter__task *ctx)
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
+
+/*
+ * The floor for bench/run_costs.sh: empty programs on the same hooks, so the
+ * benchmark can tell the hooks' own price from what the cost programs add.
+ * Loaded only with `kernspan top --bench-floor` (hidden).
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(floor_sched_switch)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(floor_sys_enter)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(floor_sys_exit)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(floor_sched_wakeup)
+{
+	return 0;
+}

@@ -292,6 +292,10 @@ struct Collector::Impl {
       bpf_program__set_autoload(p, plan.costs);
     }
     bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
+    for (auto *p : {skel->progs.floor_sched_switch, skel->progs.floor_sched_wakeup,
+                    skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
+      bpf_program__set_autoload(p, plan.bench_floor);
+    }
     bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
     err = ks_kernspan__load(skel);

@@ -27,6 +27,7 @@ struct Plan {
   bool costs = false;        // load the per-thread cost programs
   bool threads = false;      // load the per-thread totals iterator (kernspan top); needs costs
   bool force_raw_tp = false; // skip tp_btf (tests of the fallback variant)
+  bool bench_floor = false;  // empty programs on the cost hooks instead (bench/)
   bool verbose = false;      // libbpf debug output
 };
 
