@@ -92,4 +92,17 @@ struct ks_span_rec {
 	struct ks_costs costs;
 };
 
+/*
+ * One thread's running totals since attach, as written by the `dump_threads`
+ * task iterator (not the ring buffer: read on demand by `kernspan top`).
+ * cpu_ns and the off-CPU buckets include the piece in progress.
+ */
+struct ks_thread_rec {
+	__u32 tid;
+	__u32 tgid;
+	__u64 ktime; /* when the record was made */
+	char comm[KS_COMM_LEN];
+	struct ks_costs costs;
+};
+
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -119,8 +119,10 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	}
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
-	if (targ_costs)
+	if (targ_costs) {
+		ks_sync_oncpu(t, (__u32)id, f->start_ns);
 		ks_costs_now(t, f->start_ns, &f->base);
+	}
 	return 0;
 }
 
@@ -153,6 +155,7 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 	if (targ_costs) {
 		struct ks_costs end;
 
+		ks_sync_oncpu(t, (__u32)id, now);
 		ks_costs_now(t, now, &end);
 		ks_costs_delta(&end, &f->base, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
@@ -305,8 +308,10 @@ int BPF_PROG(thread_exit, struct task_struct *task)
 	return ks_thread_exit(task);
 }
 
+/* raw_tp arguments are plain numbers that task storage refuses; the
+ * exiting task is the current one, so take its BTF pointer. */
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(thread_exit_raw, struct task_struct *task)
 {
-	return ks_thread_exit(task);
+	return ks_thread_exit(bpf_get_current_task_btf());
 }

@@ -38,12 +38,30 @@ struct ks_thread {
 	__u32 overflow; /* begins refused past KS_MAX_DEPTH, still to be ended */
 	struct ks_frame frames[KS_MAX_DEPTH];
 	struct ks_costs totals; /* running counters kept by the cost programs */
-	__u64 oncpu_since;	/* ktime the thread last went on CPU */
-	__u64 offcpu_since;	/* ktime the thread last went off CPU */
-	__u64 syscall_start;	/* ktime of the current syscall's entry */
-	__u32 off_reason;	/* why it went off CPU (KS_OFF_*) */
+	__u64 oncpu_since;	/* ktime it went on CPU; 0 while off CPU or unknown */
+	__u64 offcpu_since;	/* start of the off-CPU piece in progress; 0: none */
+	__u64 syscall_start;	/* ktime of the current syscall's entry; 0: none */
+	__u32 off_reason;	/* what the off-CPU piece in progress is (KS_OFF_*) */
 	__u32 syscall_nr;
 	__u64 rng; /* per-thread id generator state; 0 until first used */
+};
+
+/* ks_thread.off_reason: how the off-CPU time in progress is counted. */
+#define KS_OFF_NONE 0  /* on CPU, or never seen going off */
+#define KS_OFF_RUNQ 1  /* runnable, waiting for a CPU (preempted, or woken) */
+#define KS_OFF_IO 2    /* blocked in uninterruptible sleep (D) */
+#define KS_OFF_SLEEP 3 /* any other sleep: locks, timers, sockets, futexes */
+
+/*
+ * Per CPU: the target thread last switched in on this CPU, and when. Only the
+ * raw_tp variant of sched_switch needs it: raw_tp programs cannot reach the
+ * task storage of `next`, so the switch-in time is parked here and applied
+ * by the thread's next program run in its own context (ks_sync_oncpu).
+ */
+struct ks_cpu_slot {
+	__u32 tid; /* 0: not a target thread */
+	__u32 _pad;
+	__u64 since;
 };
 
 struct {
@@ -64,6 +82,13 @@ struct {
 	__type(key, __u32);  /* tgid */
 	__type(value, __u8); /* unused */
 } targets SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_cpu_slot);
+} oncpu SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "harness.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
@@ -20,8 +21,16 @@ Proc spawn(const std::vector<std::string> &argv) {
   Proc p;
   p.out_path = temp_path("stdout");
   p.err_path = temp_path("stderr");
+  // Return only once the child has exec'd: a tracer started right after
+  // must see the new program's maps, not the forked test binary's. The
+  // close-on-exec pipe reads EOF at the exec (or a byte if it failed).
+  int sync[2];
+  if (pipe2(sync, O_CLOEXEC) != 0) {
+    return p;
+  }
   p.pid = fork();
   if (p.pid == 0) {
+    close(sync[0]);
     const int o = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(o, 1);
@@ -33,8 +42,14 @@ Proc spawn(const std::vector<std::string> &argv) {
     }
     args.push_back(nullptr);
     execv(args[0], args.data());
+    [[maybe_unused]] auto n = write(sync[1], "x", 1);
     _exit(127);
   }
+  close(sync[1]);
+  char c;
+  while (read(sync[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  close(sync[0]);
   return p;
 }
 

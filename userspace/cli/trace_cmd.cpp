@@ -29,6 +29,8 @@ struct TraceOptions {
   bool quiet = false;
   uint32_t ringbuf_mb = 4;
   SinkOptions sinks;
+  bool no_costs = false;
+  bool raw_tp = false;
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -54,6 +56,8 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   plan.duration_s = o.duration_s;
   plan.verbose = g.verbose;
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
+  plan.costs = !o.no_costs;
+  plan.force_raw_tp = o.raw_tp;
   for (const auto &obj : found) {
     // probe name -> do all its sites pass arguments in the pinned registers?
     std::map<std::string, bool> names;
@@ -151,6 +155,11 @@ Runner add_trace(CLI::App &app) {
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
       ->capture_default_str();
   add_sink_options(*cmd, opts->sinks);
+  cmd->add_flag("--no-costs", opts->no_costs,
+                "do not measure what each span cost (CPU, waits, syscalls, bytes): saves the "
+                "scheduler and syscall tracepoints' overhead on the target's threads");
+  // Hidden: load the raw_tp variants even where tp_btf works (tests).
+  cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 

@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -177,6 +178,7 @@ struct Collector::Impl {
   ring_buffer *rb = nullptr;
   std::vector<bpf_link *> links;       // span_end and the tracepoints
   std::vector<bpf_link *> begin_links; // span_begin*
+  std::vector<bpf_link *> iter_links;  // dump_threads, one per target
   bool detached = false;
   std::string variant;
   int stop_fd = -1;
@@ -228,6 +230,10 @@ struct Collector::Impl {
     for (auto *l : links) {
       bpf_link__destroy(l);
     }
+    for (auto *l : iter_links) {
+      bpf_link__destroy(l);
+    }
+    iter_links.clear();
     begin_links.clear();
     links.clear();
     if (skel != nullptr) {
@@ -285,6 +291,22 @@ struct Collector::Impl {
     }
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
+    // Cost programs: tp_btf ones reach any task's storage (switch-in,
+    // wakeups); the raw_tp sched_switch twin parks switch-ins per CPU.
+    bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);
+    bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
+    bpf_program__set_autoload(skel->progs.sched_wakeup, plan.costs && use_tp_btf);
+    bpf_program__set_autoload(skel->progs.sched_wakeup_new, plan.costs && use_tp_btf);
+    for (auto *p : {skel->progs.sys_enter, skel->progs.sys_exit, skel->progs.sock_send,
+                    skel->progs.sock_recv}) {
+      bpf_program__set_autoload(p, plan.costs);
+    }
+    bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
+    for (auto *p : {skel->progs.floor_sched_switch, skel->progs.floor_sched_wakeup,
+                    skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
+      bpf_program__set_autoload(p, plan.bench_floor);
+    }
+    bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
     err = ks_kernspan__load(skel);
     g_quiet_libbpf = false;
@@ -302,7 +324,10 @@ struct Collector::Impl {
   }
 
   void load() {
-    if (!open_and_load(true)) {
+    if (plan.threads && plan.force_raw_tp) {
+      throw CollectError("the per-thread view needs tp_btf/iterator support");
+    }
+    if (plan.force_raw_tp || !open_and_load(true)) {
       spdlog::debug("tp_btf unavailable, using raw_tp");
       open_and_load(false);
     }
@@ -367,9 +392,9 @@ struct Collector::Impl {
       }
       (u.name == "span_end" ? links : begin_links).push_back(l);
     }
-    int err = ks_kernspan__attach(skel); // the thread-exit tracepoint
+    int err = ks_kernspan__attach(skel); // thread exit and the cost tracepoints
     if (err != 0) {
-      throw CollectError("cannot attach the thread-exit tracepoint: " + errstr(err));
+      throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
@@ -477,6 +502,102 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
   m.detach();
   ring_buffer__consume(m.rb); // what was submitted before the detach
   return why;
+}
+
+bool Collector::wait(double seconds) {
+  Impl &m = *impl_;
+  static const SpanFn discard = [](core::Span &&) {};
+  if (m.on_span == nullptr) {
+    m.on_span = &discard;
+  }
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(seconds));
+  size_t alive = 0;
+  for (int fd : m.pidfds) {
+    alive += fd >= 0 ? 1 : 0;
+  }
+  while (true) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      return true;
+    }
+    std::array<epoll_event, 16> evs{};
+    const int n = epoll_wait(m.epoll_fd, evs.data(), static_cast<int>(evs.size()),
+                             static_cast<int>(std::min<long long>(left, m.plan.poll_ms)));
+    if (n < 0 && errno != EINTR) {
+      throw CollectError("epoll_wait failed: " + errstr(errno));
+    }
+    for (int i = 0; i < n; i++) {
+      const uint64_t tag = evs[static_cast<size_t>(i)].data.u64;
+      if (tag == 1) {
+        return false;
+      }
+      if (tag >= 2) {
+        int &fd = m.pidfds[tag - 2];
+        if (fd >= 0) {
+          epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+          close(fd);
+          fd = -1;
+          alive--;
+        }
+      }
+    }
+    ring_buffer__consume(m.rb);
+    if (!m.pidfds.empty() && alive == 0) {
+      return false;
+    }
+  }
+}
+
+std::vector<core::ThreadCosts> Collector::threads() {
+  Impl &m = *impl_;
+  if (!m.plan.threads || m.skel == nullptr || m.detached) {
+    return {};
+  }
+  if (m.iter_links.empty()) {
+    for (pid_t t : m.plan.tgids) {
+      union bpf_iter_link_info info {};
+      info.task.pid = static_cast<__u32>(t); // only this process's threads
+      LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+      bpf_link *l = bpf_program__attach_iter(m.skel->progs.dump_threads, &opts);
+      if (l == nullptr) {
+        throw CollectError("cannot attach the thread iterator to PID " + std::to_string(t) + ": " +
+                           errstr(errno));
+      }
+      m.iter_links.push_back(l);
+    }
+  }
+  std::vector<core::ThreadCosts> out;
+  for (auto *l : m.iter_links) {
+    const int fd = bpf_iter_create(bpf_link__fd(l));
+    if (fd < 0) {
+      throw CollectError("cannot read the thread iterator: " + errstr(errno));
+    }
+    std::vector<char> buf;
+    std::array<char, 8192> chunk{};
+    while (true) {
+      const ssize_t n = read(fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        // The process exited while we read: what we have is all there is.
+        break;
+      }
+      if (n == 0) {
+        break;
+      }
+      buf.insert(buf.end(), chunk.begin(), chunk.begin() + n);
+    }
+    close(fd);
+    for (size_t off = 0; off + sizeof(ks_thread_rec) <= buf.size(); off += sizeof(ks_thread_rec)) {
+      if (auto t = decode_thread(buf.data() + off, sizeof(ks_thread_rec))) {
+        out.push_back(std::move(*t));
+      }
+    }
+  }
+  return out;
 }
 
 core::DropCounts Collector::drops() const {

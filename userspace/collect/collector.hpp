@@ -6,6 +6,7 @@
 #include "collect/plan.hpp"
 #include "core/span.hpp"
 #include "core/stats.hpp"
+#include "core/threads.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,13 @@ public:
   // every target; then detach, drain and return why. on_tick runs about
   // once a second on the same thread.
   StopReason run(const SpanFn &on_span, const TickFn &on_tick = {});
+
+  // Sweep the ring buffer (spans are discarded) for `seconds`; false once a
+  // stop was requested or every target exited.
+  bool wait(double seconds);
+
+  // Every thread of the targets with its totals since attach (Plan::threads).
+  [[nodiscard]] std::vector<core::ThreadCosts> threads();
 
   // Ask run() to return; async-signal-safe.
   void request_stop();

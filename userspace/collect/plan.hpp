@@ -23,10 +23,13 @@ struct Plan {
   std::vector<pid_t> tgids;     // processes to watch (filtered in the kernel)
   std::vector<UsdtAttach> usdt; // where to attach
   uint32_t ringbuf_bytes = 4u << 20;
-  int poll_ms = 50;      // sweep interval of the ring buffer
-  double duration_s = 0; // 0: until stopped or the targets exit
-  bool costs = false;    // load the per-thread cost programs
-  bool verbose = false;  // libbpf debug output
+  int poll_ms = 50;          // sweep interval of the ring buffer
+  double duration_s = 0;     // 0: until stopped or the targets exit
+  bool costs = false;        // load the per-thread cost programs
+  bool threads = false;      // load the per-thread totals iterator (kernspan top); needs costs
+  bool force_raw_tp = false; // skip tp_btf (tests of the fallback variant)
+  bool bench_floor = false;  // empty programs on the cost hooks instead (bench/)
+  bool verbose = false;      // libbpf debug output
 };
 
 } // namespace kernspan::collect

@@ -31,6 +31,21 @@ core::Costs decode_costs(const ks_costs &c) {
   return o;
 }
 
+std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size) {
+  ks_thread_rec r;
+  if (size < sizeof(r)) {
+    return std::nullopt;
+  }
+  std::memcpy(&r, data, sizeof(r));
+  core::ThreadCosts t;
+  t.tid = r.tid;
+  t.tgid = r.tgid;
+  t.ktime_ns = r.ktime;
+  t.comm = fixed_string(r.comm, sizeof(r.comm));
+  t.costs = decode_costs(r.costs);
+  return t;
+}
+
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err) {
   ks_span_rec r;

@@ -6,6 +6,7 @@
 
 #include "core/clock.hpp"
 #include "core/span.hpp"
+#include "core/threads.hpp"
 
 extern "C" {
 #include "bpf/kernspan.h"
@@ -24,12 +25,17 @@ static_assert(sizeof(ks_span_rec) ==
               "ks_span_rec layout changed");
 static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
 
+static_assert(sizeof(ks_thread_rec) == 8 + 8 + KS_COMM_LEN + 128, "ks_thread_rec layout changed");
+
 enum class DecodeError { kShort, kBadKind, kBadSize };
 
 // Copy a fixed-size, maybe unterminated char array into a string.
 std::string fixed_string(const char *s, size_t n);
 
 core::Costs decode_costs(const ks_costs &c);
+
+// Decode one record of the dump_threads iterator. `data` may be unaligned.
+std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size);
 
 // Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * costs.bpf.c - per-thread resource counters for the target's threads: CPU,
+ * off-CPU time split by why, syscalls, read/write and network bytes. Spans
+ * snapshot them at begin and end (spans.bpf.c); `kernspan top` reads them
+ * through the dump_threads task iterator.
+ *
+ * Every program asks "is this thread the target's?" first: one compare for a
+ * single target, one lookup for a set, before any other work.
+ *
+ * Off-CPU accounting, per thread, in task local storage:
+ *   switch-out   cpu_ns += now - oncpu_since; an off piece starts, counted as
+ *                runq if the thread is still runnable (preempted, yielded),
+ *                io_wait if it blocks in D state, sleep otherwise;
+ *   wakeup       the sleep/io piece ends; a runq piece starts (runnable but
+ *                waiting for a CPU);
+ *   switch-in    the piece in progress ends; oncpu_since = now.
+ * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns.
+ */
+#define __KERNSPAN_BPF__
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "kernspan.h"
+#include "lib/maps.bpf.h"
+#include "lib/costs.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* include/linux/sched.h: #defines, so not in vmlinux.h */
+#define KS_TASK_UNINTERRUPTIBLE 0x0002
+#define KS_TASK_NOLOAD 0x0400
+
+static __always_inline __u32 ks_off_reason(bool preempt, unsigned int prev_state,
+					   unsigned int state_now)
+{
+	/* __state is reset to TASK_RUNNING when a signal cancels the block:
+	 * read it again rather than trusting prev_state alone. */
+	if (preempt || prev_state == 0 || state_now == 0)
+		return KS_OFF_RUNQ;
+	if ((prev_state & KS_TASK_UNINTERRUPTIBLE) && !(prev_state & KS_TASK_NOLOAD))
+		return KS_OFF_IO;
+	return KS_OFF_SLEEP;
+}
+
+/* The current thread (prev) leaves the CPU at `now`. */
+static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
+{
+	struct ks_thread *t = ks_self(tid, now);
+
+	if (!t)
+		return;
+	if (now > t->oncpu_since)
+		t->totals.cpu_ns += now - t->oncpu_since;
+	t->oncpu_since = 0;
+	t->offcpu_since = now;
+	t->off_reason = reason;
+}
+
+/* tp_btf: every task's storage is reachable, so switch-ins and wakeups are
+ * applied at once. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u64 now = 0;
+
+	if (ks_is_target(prev->tgid)) {
+		now = bpf_ktime_get_ns();
+		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
+	}
+	if (ks_is_target(next->tgid)) {
+		struct ks_thread *t =
+		    bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+		if (!t) {
+			ks_count_drop(KS_DROP_NO_STORAGE);
+			return 0;
+		}
+		if (!now)
+			now = bpf_ktime_get_ns();
+		ks_off_end(t, now);
+		t->oncpu_since = now;
+	}
+	return 0;
+}
+
+/*
+ * raw_tp: only the current task's storage is reachable. prev is current;
+ * next's switch-in time is parked in the per-CPU `oncpu` slot and applied by
+ * its next program run (ks_sync_oncpu). No wakeups: in this variant the time
+ * between a wakeup and the switch-in stays in sleep/io_wait.
+ */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_cpu_slot *slot;
+	__u32 zero = 0;
+	__u64 now = 0;
+
+	if (ks_is_target(id >> 32)) {
+		struct task_struct *cur = bpf_get_current_task_btf();
+
+		now = bpf_ktime_get_ns();
+		ks_switch_out((__u32)id, now, ks_off_reason(preempt, prev_state, cur->__state));
+	}
+	slot = bpf_map_lookup_elem(&oncpu, &zero);
+	if (!slot)
+		return 0;
+	if (ks_is_target(BPF_CORE_READ(next, tgid))) {
+		slot->tid = BPF_CORE_READ(next, pid);
+		slot->since = now ? now : bpf_ktime_get_ns();
+	} else if (slot->tid) {
+		slot->tid = 0;
+	}
+	return 0;
+}
+
+/* A sleeping thread becomes runnable: its wait for a CPU starts now. */
+static __always_inline void ks_wakeup(struct task_struct *p)
+{
+	struct ks_thread *t;
+	__u64 now;
+
+	if (!ks_is_target(p->tgid))
+		return;
+	/* No storage: never seen going off CPU, nothing to split. */
+	t = bpf_task_storage_get(&threads, p, 0, 0);
+	if (!t || (t->off_reason != KS_OFF_SLEEP && t->off_reason != KS_OFF_IO))
+		return;
+	now = bpf_ktime_get_ns();
+	ks_off_end(t, now);
+	t->offcpu_since = now;
+	t->off_reason = KS_OFF_RUNQ;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(sched_wakeup, struct task_struct *p)
+{
+	ks_wakeup(p);
+	return 0;
+}
+
+/* A new thread: runnable from birth, waiting for its first CPU. */
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new, struct task_struct *p)
+{
+	struct ks_thread *t;
+
+	if (!ks_is_target(p->tgid))
+		return 0;
+	t = bpf_task_storage_get(&threads, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		ks_count_drop(KS_DROP_NO_STORAGE);
+		return 0;
+	}
+	t->offcpu_since = bpf_ktime_get_ns();
+	t->off_reason = KS_OFF_RUNQ;
+	return 0;
+}
+
+/*
+ * Which syscalls move bytes, by x86-64 number: their positive results count
+ * as read_bytes / write_bytes. Reads: read, pread64, readv, preadv,
+ * preadv2, recvfrom, recvmsg. Writes: write, pwrite64, writev, pwritev,
+ * pwritev2, sendto, sendmsg. sendfile and copy_file_range count as both
+ * (as /proc/PID/io rchar and wchar do). recvmmsg/sendmmsg return a message
+ * count, not bytes, and are left out.
+ */
+#define KS_RW_READ 1
+#define KS_RW_WRITE 2
+
+static __always_inline __u32 ks_rw_kind(__u32 nr)
+{
+#if defined(__TARGET_ARCH_x86)
+	const __u64 reads =
+	    (1ull << 0) | (1ull << 17) | (1ull << 19) | (1ull << 40) | (1ull << 45) | (1ull << 47);
+	const __u64 writes =
+	    (1ull << 1) | (1ull << 18) | (1ull << 20) | (1ull << 40) | (1ull << 44) | (1ull << 46);
+
+	if (nr < 64)
+		return ((reads >> nr) & 1 ? KS_RW_READ : 0) |
+		       ((writes >> nr) & 1 ? KS_RW_WRITE : 0);
+	switch (nr) {
+	case 295: /* preadv */
+	case 327: /* preadv2 */
+		return KS_RW_READ;
+	case 296: /* pwritev */
+	case 328: /* pwritev2 */
+		return KS_RW_WRITE;
+	case 326: /* copy_file_range */
+		return KS_RW_READ | KS_RW_WRITE;
+	}
+#endif
+	return 0;
+}
+
+/* Syscalls: raw_tp on every kernel (only the current thread is touched, so
+ * no BTF twin is needed). syscall_ns is wall time inside the kernel,
+ * blocked time included. */
+SEC("raw_tp/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *t;
+	__u64 now;
+
+	if (!ks_is_target(id >> 32))
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = ks_self((__u32)id, now);
+	if (!t)
+		return 0;
+	t->syscall_start = now;
+	t->syscall_nr = (__u32)nr;
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *t;
+	__u32 kind;
+	__u64 now;
+
+	if (!ks_is_target(id >> 32))
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = ks_self((__u32)id, now);
+	if (!t || !t->syscall_start)
+		return 0; /* entered before attach */
+	t->totals.syscalls++;
+	if (now > t->syscall_start)
+		t->totals.syscall_ns += now - t->syscall_start;
+	t->syscall_start = 0;
+	if (ret > 0) {
+		kind = ks_rw_kind(t->syscall_nr);
+		if (kind & KS_RW_READ)
+			t->totals.read_bytes += ret;
+		if (kind & KS_RW_WRITE)
+			t->totals.write_bytes += ret;
+	}
+	return 0;
+}
+
+/*
+ * Network bytes: sock:sock_send_length / sock_recv_length fire in
+ * sock_sendmsg()/sock_recvmsg(), in the calling thread, for every way of
+ * sending or receiving on a socket (write, send*, sendfile, splice...).
+ * Counted: positive results on AF_INET/AF_INET6 sockets whose protocol is
+ * TCP or UDP; receives with MSG_PEEK are not (the data is read again).
+ */
+#define KS_AF_INET 2
+#define KS_AF_INET6 10
+#define KS_IPPROTO_TCP 6
+#define KS_IPPROTO_UDP 17
+#define KS_MSG_PEEK 2
+
+static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
+
+	return (family == KS_AF_INET || family == KS_AF_INET6) &&
+	       (proto == KS_IPPROTO_TCP || proto == KS_IPPROTO_UDP);
+}
+
+SEC("raw_tp/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *t;
+
+	if (!ks_is_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
+		return 0;
+	t = ks_self((__u32)id, bpf_ktime_get_ns());
+	if (t)
+		t->totals.net_tx_bytes += ret;
+	return 0;
+}
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_thread *t;
+
+	if (!ks_is_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
+	    !ks_inet_stream_or_dgram(sk))
+		return 0;
+	t = ks_self((__u32)id, bpf_ktime_get_ns());
+	if (t)
+		t->totals.net_rx_bytes += ret;
+	return 0;
+}
+
+/*
+ * `kernspan top`: task storage cannot be walked from userspace, so a task
+ * iterator (attached with the target's tgid: it visits that process's
+ * threads only) writes each thread's totals, including the on- or off-CPU
+ * piece in progress, to a seq file userspace reads on each refresh. No
+ * per-event cost beyond what spans already pay.
+ */
+SEC("iter/task")
+int dump_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ks_thread_rec r = {};
+	struct ks_thread *t;
+	__u64 now;
+
+	if (!task)
+		return 0;
+	r.tid = task->pid;
+	r.tgid = task->tgid;
+	now = bpf_ktime_get_ns();
+	r.ktime = now;
+	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->comm);
+	t = bpf_task_storage_get(&threads, task, 0, 0);
+	if (t) {
+		r.costs = t->totals;
+		if (t->oncpu_since && now > t->oncpu_since)
+			r.costs.cpu_ns += now - t->oncpu_since;
+		if (t->offcpu_since && now > t->offcpu_since) {
+			__u64 d = now - t->offcpu_since;
+
+			r.costs.offcpu_ns += d;
+			if (t->off_reason == KS_OFF_RUNQ)
+				r.costs.runq_ns += d;
+			else if (t->off_reason == KS_OFF_IO)
+				r.costs.io_wait_ns += d;
+			else
+				r.costs.sleep_ns += d;
+		}
+	}
+	ks_task_counters(task, &r.costs);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/*
+ * The floor for bench/run_costs.sh: empty programs on the same hooks, so the
+ * benchmark can tell the hooks' own price from what the cost programs add.
+ * Loaded only with `kernspan top --bench-floor` (hidden).
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(floor_sched_switch)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(floor_sys_enter)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(floor_sys_exit)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(floor_sched_wakeup)
+{
+	return 0;
+}

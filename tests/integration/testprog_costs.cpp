@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// testprog_costs - spans with known costs, measured by the program itself.
+//
+// Once a tracer watches every site, it runs these spans in order and writes
+// what it measured to the --report file as JSON:
+//   burn        ~200 ms of CPU; thread_cpu_ns is CLOCK_THREAD_CPUTIME_ID
+//               read just before BEGIN and just after END
+//   sleep       nanosleep 100 ms
+//   read_file   read a 4 MiB file (written before the span) to EOF
+//   tcp_send    write 1 MiB to a loopback TCP peer; the peer thread's span
+//   tcp_recv    reads it all
+//   contend     two threads pinned to one CPU, each burning 150 ms of CPU;
+//               per thread its CPU clock and schedstat run_delay deltas
+//   parent      ├── child_burn (30 ms CPU)
+//               └── child_sleep (20 ms sleep)
+//
+// With --top it marks no spans: two worker threads pinned to one CPU block
+// in read() until SIGUSR1, then each burns 200 ms of CPU, reads 1 MiB from
+// /dev/zero and writes 1 MiB to /dev/null in 64 KiB calls, and blocks again;
+// "done" is then printed, and the program waits for SIGTERM. Tests compare
+// `kernspan top` with /proc/PID/task/TID/{schedstat,io} around the work.
+// Exit codes: 0 done, 1 runtime error, 2 bad usage, 3 no tracer.
+#include <kernspan/kernspan.h>
+
+#include "tracer_wait.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr size_t kFileBytes = 4u << 20;
+constexpr size_t kNetBytes = 1u << 20;
+
+uint64_t clock_ns(clockid_t c) {
+  timespec ts{};
+  clock_gettime(c, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t thread_cpu_ns() {
+  return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+long tid() {
+  return syscall(SYS_gettid);
+}
+
+// Burn `ns` of this thread's CPU time.
+void burn(uint64_t ns) {
+  const uint64_t until = thread_cpu_ns() + ns;
+  volatile uint64_t x = 0;
+  while (thread_cpu_ns() < until) {
+    for (int i = 0; i < 1000; i++) {
+      x = x + static_cast<uint64_t>(i);
+    }
+  }
+}
+
+// This thread's run-queue wait so far (schedstat field 2, ns): the
+// kernel's own figure for "runnable but not running".
+uint64_t run_delay_ns() {
+  const std::string path = "/proc/self/task/" + std::to_string(syscall(SYS_gettid)) + "/schedstat";
+  FILE *f = std::fopen(path.c_str(), "r");
+  unsigned long long on = 0;
+  unsigned long long wait = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%llu %llu", &on, &wait) != 2) {
+      wait = 0;
+    }
+    std::fclose(f);
+  }
+  return wait;
+}
+
+void die(const char *what) {
+  std::fprintf(stderr, "testprog_costs: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+bool write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) {
+      continue;
+    }
+    if (w <= 0) {
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+void pin_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    die("sched_setaffinity");
+  }
+}
+
+int top_mode() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by the workers
+  int go[2];
+  int stop[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(stop, O_CLOEXEC) != 0) {
+    die("pipe");
+  }
+  std::atomic<int> finished{0};
+  std::atomic<long> tids[2] = {0, 0};
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 2; i++) {
+    ts.emplace_back([&, i] {
+      pin_to_cpu(0);
+      tids[i] = tid();
+      char c;
+      if (read(go[0], &c, 1) != 1) {
+        return;
+      }
+      burn(200'000'000);
+      std::vector<char> buf(64 * 1024);
+      const int z = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+      const int n = open("/dev/null", O_WRONLY | O_CLOEXEC);
+      for (int k = 0; k < 16; k++) {
+        if (read(z, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size()) ||
+            write(n, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+          die("/dev/zero -> /dev/null");
+        }
+      }
+      close(z);
+      close(n);
+      finished++;
+      [[maybe_unused]] auto r = read(stop[0], &c, 1); // idle until exit
+    });
+  }
+  while (tids[0] == 0 || tids[1] == 0) {
+    kernspan_examples::sleep_ms(1);
+  }
+  std::printf("ready %ld %ld\n", tids[0].load(), tids[1].load());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (sig == SIGUSR1) {
+    if (write(go[1], "gg", 2) != 2) {
+      die("write go");
+    }
+    while (finished.load() < 2) {
+      kernspan_examples::sleep_ms(1);
+    }
+    std::printf("done\n");
+    std::fflush(stdout);
+    sigwait(&set, &sig);
+  }
+  close(stop[1]); // workers' reads return 0
+  for (auto &t : ts) {
+    t.join();
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc == 2 && std::string(argv[1]) == "--top") {
+    return top_mode();
+  }
+  std::string report;
+  std::string dir = "/tmp";
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a == "--report" && i + 1 < argc) {
+      report = argv[++i];
+    } else if (a == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (report.empty()) {
+    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR]\n");
+    return 2;
+  }
+
+  // Set-up outside any span: the file to read and the TCP pair.
+  const std::string path = dir + "/testprog_costs." + std::to_string(getpid()) + ".dat";
+  {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      die("create data file");
+    }
+    const std::vector<char> block(kFileBytes, 'k');
+    if (!write_all(fd, block.data(), block.size())) {
+      die("write data file");
+    }
+    close(fd);
+  }
+  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof(addr);
+  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr *>(&addr), &alen) != 0) {
+    die("listen");
+  }
+  const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (cfd < 0 || connect(cfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+    die("connect");
+  }
+  const int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (sfd < 0) {
+    die("accept");
+  }
+
+  const std::atomic<bool> never{false};
+  if (!kernspan_examples::wait_for_tracer(
+          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
+    std::fprintf(stderr, "testprog_costs: no tracer attached\n");
+    return 3;
+  }
+
+  std::string json =
+      "{\"pid\":" + std::to_string(getpid()) + ",\"main_tid\":" + std::to_string(tid());
+
+  // burn
+  {
+    const uint64_t c0 = thread_cpu_ns();
+    KERNSPAN_BEGIN("burn");
+    burn(200'000'000);
+    KERNSPAN_END("burn");
+    const uint64_t c1 = thread_cpu_ns();
+    json += ",\"burn_thread_cpu_ns\":" + std::to_string(c1 - c0);
+  }
+  // sleep
+  {
+    KERNSPAN_BEGIN("sleep");
+    timespec ts{0, 100'000'000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    KERNSPAN_END("sleep");
+  }
+  // read_file
+  {
+    std::vector<char> buf(64 * 1024);
+    size_t total = 0;
+    KERNSPAN_BEGIN("read_file");
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t n;
+      while ((n = read(fd, buf.data(), buf.size())) > 0) {
+        total += static_cast<size_t>(n);
+      }
+      close(fd);
+    }
+    KERNSPAN_END("read_file");
+    unlink(path.c_str());
+    json += ",\"read_file_bytes\":" + std::to_string(total);
+  }
+  // tcp_send / tcp_recv
+  {
+    std::atomic<long> peer_tid{0};
+    std::atomic<size_t> received{0};
+    std::atomic<bool> peer_in_span{false};
+    std::thread peer([&] {
+      peer_tid = tid();
+      std::vector<char> buf(64 * 1024);
+      size_t got = 0;
+      KERNSPAN_BEGIN("tcp_recv");
+      peer_in_span = true;
+      while (got < kNetBytes) {
+        const ssize_t n = read(sfd, buf.data(), buf.size());
+        if (n <= 0) {
+          break;
+        }
+        got += static_cast<size_t>(n);
+      }
+      KERNSPAN_END("tcp_recv");
+      received = got;
+    });
+    while (!peer_in_span) {
+      kernspan_examples::sleep_ms(1);
+    }
+    const std::vector<char> data(kNetBytes, 'n');
+    KERNSPAN_BEGIN("tcp_send");
+    const bool ok = write_all(cfd, data.data(), data.size());
+    KERNSPAN_END("tcp_send");
+    peer.join();
+    if (!ok) {
+      die("tcp write");
+    }
+    json += ",\"tcp_sent\":" + std::to_string(kNetBytes) +
+            ",\"tcp_received\":" + std::to_string(received.load()) +
+            ",\"peer_tid\":" + std::to_string(peer_tid.load());
+  }
+  // contend: two threads on one CPU
+  {
+    std::atomic<int> ready{0};
+    std::vector<long> tids(2);
+    std::vector<uint64_t> cpu(2);
+    std::vector<uint64_t> waited(2);
+    std::vector<std::thread> ts;
+    for (size_t i = 0; i < 2; i++) {
+      ts.emplace_back([&, i] {
+        pin_to_cpu(0);
+        tids[i] = tid();
+        ready++;
+        while (ready.load() < 2) {
+        }
+        const uint64_t w0 = run_delay_ns();
+        const uint64_t c0 = thread_cpu_ns();
+        KERNSPAN_BEGIN("contend");
+        burn(150'000'000);
+        KERNSPAN_END("contend");
+        cpu[i] = thread_cpu_ns() - c0;
+        waited[i] = run_delay_ns() - w0;
+      });
+    }
+    for (auto &t : ts) {
+      t.join();
+    }
+    for (size_t i = 0; i < 2; i++) {
+      json += ",\"contend_" + std::to_string(tids[i]) +
+              "\":{\"thread_cpu_ns\":" + std::to_string(cpu[i]) +
+              ",\"run_delay_ns\":" + std::to_string(waited[i]) + "}";
+    }
+  }
+  // parent with children
+  {
+    KERNSPAN_BEGIN("parent");
+    KERNSPAN_BEGIN("child_burn");
+    burn(30'000'000);
+    KERNSPAN_END("child_burn");
+    KERNSPAN_BEGIN("child_sleep");
+    kernspan_examples::sleep_ms(20);
+    KERNSPAN_END("child_sleep");
+    KERNSPAN_END("parent");
+  }
+  json += "}\n";
+  close(cfd);
+  close(sfd);
+  close(lfd);
+  FILE *f = std::fopen(report.c_str(), "w");
+  if (f == nullptr || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
+    die("write report");
+  }
+  kernspan_examples::sleep_ms(50); // let the tracer sweep the last records
+  return 0;
+}
