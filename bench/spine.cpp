@@ -255,9 +255,16 @@ struct Options {
   uint64_t rss_seconds = 5;
 };
 
-enum Tracer { kUntraced, kFloor, kBpftrace, kKernspan, kTracers };
+// kernspan twice: spans alone (what issue 2 compares with bpftrace's
+// equivalent) and with the default per-span costs (scheduler and syscall
+// programs too).
+enum Tracer { kUntraced, kFloor, kBpftrace, kKernspanNoCosts, kKernspan, kTracers };
 const char *const kTracerNames[] = {"untraced", "floor (2 empty bpftrace progs)",
-                                    "bpftrace @s[tid]/hist", "kernspan trace"};
+                                    "bpftrace @s[tid]/hist", "kernspan trace --no-costs",
+                                    "kernspan trace (costs)"};
+bool is_kernspan(int t) {
+  return t == kKernspanNoCosts || t == kKernspan;
+}
 enum Site { kNop5, kNop1, kSites };
 const char *const kSiteNames[] = {"nop5", "nop1"};
 
@@ -316,6 +323,9 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
     return {o.bpftrace, "-p", p, "-e",
             probe + "span_begin { @s[tid] = nsecs; } " + probe +
                 "span_end { @h = hist(nsecs - @s[tid]); }"};
+  case kKernspanNoCosts:
+    return {o.kernspan, "trace",     "-p", p,           "-d", std::to_string(seconds),
+            "-o",       "/dev/null", "-q", "--no-costs"};
   case kKernspan:
     return {o.kernspan, "trace", "-p", p, "-d", std::to_string(seconds), "-o", "/dev/null", "-q"};
   default:
@@ -374,7 +384,7 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
     if (live_at > 0) {
       r.live_ms = (live_at - static_cast<double>(tracer->spawn_ns)) / 1e6;
     }
-    const char *marker = t == kKernspan ? "attached" : "Attaching";
+    const char *marker = is_kernspan(t) ? "attached" : "Attaching";
     for (const auto *lines : {&tracer->err_lines, &tracer->out_lines}) {
       for (const Line &l : *lines) {
         if (l.text.find(marker) != std::string::npos) {
@@ -391,7 +401,7 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
     if (!WIFEXITED(tracer->status) || WEXITSTATUS(tracer->status) != 0) {
       r.note += "tracer exit status " + std::to_string(tracer->status) + "\n" + tail(*tracer, 5);
     }
-    if (t == kKernspan) { // summary lines reporting drops, if any were counted
+    if (is_kernspan(t)) { // summary lines reporting drops, if any were counted
       for (size_t p = 0; (p = tracer->out.find("drop", p)) != std::string::npos; ++p) {
         size_t b = tracer->out.rfind('\n', p), e = tracer->out.find('\n', p);
         std::string line =
@@ -528,7 +538,7 @@ int main(int argc, char **argv) {
   std::vector<std::pair<Tracer, Site>> plan;
   for (int t = 0; t < kTracers; ++t) {
     for (int s = 0; s < kSites; ++s) {
-      if (t != kKernspan || with_kernspan) {
+      if (!is_kernspan(t) || with_kernspan) {
         plan.push_back({static_cast<Tracer>(t), static_cast<Site>(s)});
       }
     }
@@ -579,7 +589,7 @@ int main(int argc, char **argv) {
            std::string(13, '-').c_str(), std::string(16, '-').c_str(),
            std::string(16, '-').c_str());
     for (int t = 0; t < kTracers; ++t) {
-      if (t == kKernspan && !with_kernspan) {
+      if (is_kernspan(t) && !with_kernspan) {
         continue;
       }
       std::string cells[kSites];
@@ -606,7 +616,7 @@ int main(int argc, char **argv) {
   printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
          "[min-max]:\n");
   for (int t = kFloor; t < kTracers; ++t) {
-    if (t == kKernspan && !with_kernspan) {
+    if (is_kernspan(t) && !with_kernspan) {
       continue;
     }
     printf("  %-30s", kTracerNames[t]);
@@ -628,7 +638,7 @@ int main(int argc, char **argv) {
          std::string(24, '-').c_str(), std::string(22, '-').c_str(), std::string(16, '-').c_str(),
          std::string(14, '-').c_str());
   for (int t = kFloor; t < kTracers; ++t) {
-    if (t == kKernspan && !with_kernspan) {
+    if (is_kernspan(t) && !with_kernspan) {
       continue;
     }
     uint64_t n = o.rss_rate * o.rss_seconds;
