@@ -30,8 +30,11 @@ int free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(a);
-  bind(s, reinterpret_cast<sockaddr *>(&a), len);
-  getsockname(s, reinterpret_cast<sockaddr *>(&a), &len);
+  if (bind(s, reinterpret_cast<sockaddr *>(&a), len) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
+    close(s);
+    return 0;
+  }
   close(s);
   return ntohs(a.sin_port);
 }

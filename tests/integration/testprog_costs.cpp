@@ -141,7 +141,7 @@ int top_mode() {
         return;
       }
       burn(200'000'000);
-      std::vector<char> buf(64 * 1024);
+      std::vector<char> buf(size_t{64} * 1024);
       const int z = open("/dev/zero", O_RDONLY | O_CLOEXEC);
       const int n = open("/dev/null", O_WRONLY | O_CLOEXEC);
       for (int k = 0; k < 16; k++) {
@@ -265,7 +265,7 @@ int main(int argc, char **argv) {
   }
   // read_file
   {
-    std::vector<char> buf(64 * 1024);
+    std::vector<char> buf(size_t{64} * 1024);
     size_t total = 0;
     KERNSPAN_BEGIN("read_file");
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -287,7 +287,7 @@ int main(int argc, char **argv) {
     std::atomic<bool> peer_in_span{false};
     std::thread peer([&] {
       peer_tid = tid();
-      std::vector<char> buf(64 * 1024);
+      std::vector<char> buf(size_t{64} * 1024);
       size_t got = 0;
       KERNSPAN_BEGIN("tcp_recv");
       peer_in_span = true;

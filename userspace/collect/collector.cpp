@@ -559,7 +559,10 @@ std::vector<core::ThreadCosts> Collector::threads() {
     for (pid_t t : m.plan.tgids) {
       union bpf_iter_link_info info {};
       info.task.pid = static_cast<__u32>(t); // only this process's threads
-      LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+      bpf_iter_attach_opts opts{};           // LIBBPF_OPTS is a C99 compound literal
+      opts.sz = sizeof(opts);
+      opts.link_info = &info;
+      opts.link_info_len = sizeof(info);
       bpf_link *l = bpf_program__attach_iter(m.skel->progs.dump_threads, &opts);
       if (l == nullptr) {
         throw CollectError("cannot attach the thread iterator to PID " + std::to_string(t) + ": " +
