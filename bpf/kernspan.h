@@ -39,7 +39,11 @@
 #define KS_DROP_BAD_TRACEPARENT 4 /* unparsable traceparent: a new trace was started */
 #define KS_DROP_NO_STORAGE 5	  /* task storage could not be created */
 #define KS_DROP_INCOMPLETE 6	  /* spans still open when their thread exited */
-#define KS_DROP_MAX 8
+/* Slots 8.. belong to function uprobes (issue 4). KS_DROP_FN_ABANDONED:
+ * function spans whose return never came (longjmp, exceptions), reported
+ * incomplete when an outer traced return passed them. */
+#define KS_DROP_FN_ABANDONED 8
+#define KS_DROP_MAX 16
 
 /* Common header of every record in the `events` ring buffer. */
 struct ks_hdr {
@@ -90,6 +94,26 @@ struct ks_span_rec {
 	char name[KS_NAME_LEN];
 	char comm[KS_COMM_LEN];
 	struct ks_costs costs;
+};
+
+/*
+ * Function uprobes (issue 4). A function span's frame is keyed by a tag
+ * instead of a name pointer: KS_FN_TAG | probe id. The tag can never be a
+ * user address, so USDT name comparisons never match it, and userspace names
+ * every span whose name_ptr carries the tag from its plan (probe id = index).
+ * The attach cookie of each uprobe is probe id | nargs << 32.
+ */
+#define KS_REC_FN_SPAN 2
+#define KS_FN_TAG (1ull << 63)
+#define KS_FN_MAX_ARGS 6 /* integer argument registers on x86-64 */
+
+/* A finished function span: the span, then its arguments and return value. */
+struct ks_fn_span_rec {
+	struct ks_span_rec span; /* span.hdr.kind == KS_REC_FN_SPAN */
+	__u32 probe_id;
+	__u32 nargs; /* args[0..nargs) are valid */
+	__u64 args[KS_FN_MAX_ARGS];
+	__u64 ret;
 };
 
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan trace: spans of a running process, live, to files, and a summary.
 #include "cli/commands.hpp"
+#include "cli/functions.hpp"
 #include "collect/collector.hpp"
 #include "collect/plan.hpp"
 #include "core/stats.hpp"
@@ -26,6 +27,7 @@ struct TraceOptions {
   std::string output;
   bool quiet = false;
   uint32_t ringbuf_mb = 8;
+  FunctionOptions functions; // --uprobe (issue 4)
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -65,7 +67,9 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
       (*objects)++;
     }
   }
-  if (plan.usdt.empty()) {
+  const auto fn_objects = plan_functions(o.functions, o.pid, plan);
+  *objects += fn_objects.size();
+  if (plan.usdt.empty() && plan.uprobes.empty()) {
     throw probe::ProbeError("PID " + std::to_string(o.pid) + " (" + probe::comm(o.pid) +
                             ") has no kernspan USDT probes; searched " +
                             std::to_string(searched.size()) +
@@ -140,6 +144,22 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("-q,--quiet", opts->quiet, "do not print each span, only the summary");
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
       ->capture_default_str();
+  cmd->add_option("--uprobe", opts->functions.specs,
+                  "span from every call of the functions matching PATTERN in OBJECT, a path or a "
+                  "library name in the process's maps (e.g. 'libc:malloc', 'app:ns::Cache::*'); "
+                  "args=N records the first N integer arguments (arg0..) and the return value "
+                  "(ret). Repeatable. Returns are caught with uretprobes, which rewrite the "
+                  "function's return address on the stack while it runs (stack walkers see a "
+                  "kernel trampoline); where the program has USDT probes for the same work, "
+                  "prefer them. Calls left by longjmp or an exception are reported incomplete "
+                  "when an outer traced function returns, and counted (fn_return_lost)")
+      ->type_name("'OBJECT:PATTERN[,args=N]'");
+  cmd->add_option("--max-probes", opts->functions.max_probes,
+                  "refuse --uprobe patterns matching more functions than this in all")
+      ->capture_default_str();
+  cmd->add_flag("--raw-entry", opts->functions.raw_entry,
+                "probe each function's first instruction even when it is an endbr64 (slower: "
+                "the kernel single-steps it; for benchmarks)");
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 

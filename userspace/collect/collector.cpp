@@ -2,6 +2,7 @@
 #include "collect/collector.hpp"
 
 #include "collect/records.hpp"
+#include "collect/uprobe_multi.hpp"
 #include "core/clock.hpp"
 
 #include "kernspan.skel.h"
@@ -65,8 +66,14 @@ int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
 }
 
 const char *const kDropNames[KS_DROP_MAX] = {
-    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
-    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
+    "ringbuf_full",    "span_stack_overflow",
+    "unmatched_end",   "mismatched_end",
+    "bad_traceparent", "no_task_storage",
+    "incomplete_span", "reserved",
+    "fn_return_lost",  "reserved",
+    "reserved",        "reserved",
+    "reserved",        "reserved",
+    "reserved",        "reserved",
 };
 
 int pidfd_open(pid_t pid) {
@@ -177,6 +184,9 @@ struct Collector::Impl {
   ring_buffer *rb = nullptr;
   std::vector<bpf_link *> links;       // span_end and the tracepoints
   std::vector<bpf_link *> begin_links; // span_begin*
+  std::vector<int> fn_return_links;    // multi-uprobe links (function returns)
+  std::vector<int> fn_entry_links;     // multi-uprobe links (function entries)
+  double detach_ms = 0;
   bool detached = false;
   std::string variant;
   int stop_fd = -1;
@@ -218,10 +228,20 @@ struct Collector::Impl {
       return;
     }
     detached = true;
+    const auto t0 = Clock::now();
     skel->bss->ks_paused = 1;
     if (!hand_off_perf_fds()) {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
     }
+    // One RCU grace period per link, not per uprobe: close them in place.
+    for (int fd : fn_entry_links) { // entries first: no new frames after this
+      close(fd);
+    }
+    for (int fd : fn_return_links) {
+      close(fd);
+    }
+    fn_entry_links.clear();
+    fn_return_links.clear();
     for (auto *l : begin_links) { // begins first: no new frames after this
       bpf_link__destroy(l);
     }
@@ -233,11 +253,17 @@ struct Collector::Impl {
     if (skel != nullptr) {
       ks_kernspan__detach(skel);
     }
+    detach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    spdlog::debug("detached in {:.1f} ms", detach_ms);
   }
 
   static int on_record(void *ctx, void *data, size_t size) {
     auto *self = static_cast<Impl *>(ctx);
     self->records++;
+    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_FN_SPAN) {
+      self->on_fn_record(data, size);
+      return 0;
+    }
     DecodeError err{};
     auto span = decode_span(data, size, self->clock, &err);
     if (!span) {
@@ -248,7 +274,9 @@ struct Collector::Impl {
     uint64_t name_ptr = 0;
     std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
     const uint64_t key = name_ptr ^ (static_cast<uint64_t>(span->tgid) << 48);
-    if (span->name.empty()) {
+    if (span->name.empty() && is_fn_tag(name_ptr)) {
+      span->name = self->function_name(fn_probe_id(name_ptr));
+    } else if (span->name.empty()) {
       auto it = self->names.find(key);
       span->name = it != self->names.end() ? it->second : "<unknown>";
     } else if (self->names.size() < 65536) {
@@ -256,6 +284,30 @@ struct Collector::Impl {
     }
     (*self->on_span)(std::move(*span));
     return 0;
+  }
+
+  const std::string &function_name(uint32_t probe_id) const {
+    static const std::string unknown = "<unknown function>";
+    return probe_id < plan.functions.size() ? plan.functions[probe_id].name : unknown;
+  }
+
+  void on_fn_record(const void *data, size_t size) {
+    DecodeError err{};
+    auto fn = decode_fn_span(data, size, clock, &err);
+    if (!fn) {
+      decode_errors++;
+      return;
+    }
+    fn->span.name = function_name(fn->probe_id);
+    const uint32_t asked =
+        fn->probe_id < plan.functions.size() ? plan.functions[fn->probe_id].nargs : 0;
+    if (asked > 0) {
+      for (uint32_t i = 0; i < fn->nargs && i < asked; i++) {
+        fn->span.attributes["arg" + std::to_string(i)] = static_cast<int64_t>(fn->args[i]);
+      }
+      fn->span.attributes["ret"] = static_cast<int64_t>(fn->ret);
+    }
+    (*on_span)(std::move(fn->span));
   }
 
   bool open_and_load(bool use_tp_btf) {
@@ -273,6 +325,15 @@ struct Collector::Impl {
       throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
                          " rejected: use a power of two (" + errstr(err) + ")");
     }
+    // Function uprobes only when asked for: older kernels reject the
+    // multi-uprobe attach type at load.
+    const bool fns = !plan.uprobes.empty();
+    bpf_program__set_autoload(skel->progs.fn_entry, fns);
+    bpf_program__set_autoload(skel->progs.fn_return, fns);
+    bpf_program__set_expected_attach_type(skel->progs.fn_entry,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
+    bpf_program__set_expected_attach_type(skel->progs.fn_return,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
@@ -323,6 +384,11 @@ struct Collector::Impl {
 
   void attach() {
     const auto t0 = Clock::now();
+    // Function returns before entries, for the same reason as below; a
+    // return probe only fires for calls entered after it was attached.
+    if (!plan.uprobes.empty()) {
+      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
+    }
     // Ends before begins: libbpf attaches one site at a time, and a begin
     // seen while its end is not yet attached would leave a stale frame on
     // the thread's stack. An end seen without its begin is only counted.
@@ -354,6 +420,9 @@ struct Collector::Impl {
                            u.object + ": " + errstr(err));
       }
       (u.name == "span_end" ? links : begin_links).push_back(l);
+    }
+    if (!plan.uprobes.empty()) {
+      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
     }
     int err = ks_kernspan__attach(skel); // the thread-exit tracepoint
     if (err != 0) {
@@ -492,7 +561,14 @@ uint64_t Collector::records() const {
   return impl_->records;
 }
 size_t Collector::attached() const {
-  return impl_->links.size() + impl_->begin_links.size();
+  size_t n = impl_->links.size() + impl_->begin_links.size();
+  for (const auto &u : impl_->plan.uprobes) {
+    n += 2 * u.sites.size(); // an entry and a return uprobe each
+  }
+  return n;
+}
+double Collector::detach_ms() const {
+  return impl_->detach_ms;
 }
 double Collector::attach_ms() const {
   return impl_->attach_ms;

@@ -54,6 +54,7 @@ public:
   [[nodiscard]] uint64_t records() const;
   [[nodiscard]] size_t attached() const;
   [[nodiscard]] double attach_ms() const;
+  [[nodiscard]] double detach_ms() const;           // after run() returned
   [[nodiscard]] const std::string &variant() const; // "tp_btf" or "raw_tp"
 
   struct Impl;

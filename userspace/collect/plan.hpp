@@ -18,9 +18,29 @@ struct UsdtAttach {
   std::string name;     // "span_begin", "span_end", "span_begin_remote"
 };
 
+// Function uprobes in one object: one multi-uprobe link for the entries and
+// one for the returns (one RCU grace period each to detach).
+struct UprobeSite {
+  uint64_t offset = 0; // file offset of the probed instruction
+  uint32_t probe_id = 0;
+  uint32_t nargs = 0; // integer arguments to record (0..6)
+};
+struct UprobeAttach {
+  pid_t pid = -1;     // -1: every process mapping the object
+  std::string object; // path to open (from our mount namespace)
+  std::vector<UprobeSite> sites;
+};
+// What a probe id means: the span name and how many arguments it records.
+struct FunctionProbe {
+  std::string name; // demangled function name
+  uint32_t nargs = 0;
+};
+
 struct Plan {
-  std::vector<pid_t> tgids;     // processes to watch (filtered in the kernel)
-  std::vector<UsdtAttach> usdt; // where to attach
+  std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
+  std::vector<UsdtAttach> usdt;         // where to attach
+  std::vector<UprobeAttach> uprobes;    // function uprobes (issue 4)
+  std::vector<FunctionProbe> functions; // indexed by probe id
   uint32_t ringbuf_bytes = 8u << 20;
   int poll_ms = 50;      // sweep interval of the ring buffer
   double duration_s = 0; // 0: until stopped or the targets exit
