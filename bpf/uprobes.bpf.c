@@ -19,7 +19,7 @@
 #include <bpf/bpf_core_read.h>
 #include "kernspan.h"
 #include "lib/maps.bpf.h"
-#include "lib/costs.bpf.h"
+#include "lib/frames.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -43,47 +43,11 @@ struct {
 	__type(value, struct ks_fn_args);
 } fn_args SEC(".maps");
 
-static __always_inline __u64 ks_fn_rand64(void)
-{
-	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
-
-	return v ? v : 1; /* ids are never zero: zero means "no parent" */
-}
-
 static __always_inline __u32 ks_fn_nargs(__u64 cookie)
 {
 	__u32 n = (cookie >> 32) & 0xff;
 
 	return n > KS_FN_MAX_ARGS ? KS_FN_MAX_ARGS : n;
-}
-
-/* Fill the span part of a record from frames[i], ended at `now`. */
-static __always_inline void ks_fn_fill(struct ks_span_rec *r, struct ks_thread *t, __u32 i,
-				       __u16 kind, __u16 size, __u64 id, __u64 now, __u32 extra)
-{
-	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
-
-	ks_fill_hdr(&r->hdr, kind, size, id, now);
-	r->start_ns = f->start_ns;
-	r->end_ns = now;
-	r->trace_id_hi = f->trace_id_hi;
-	r->trace_id_lo = f->trace_id_lo;
-	r->span_id = f->span_id;
-	r->parent_span_id = f->parent_span_id;
-	r->depth = i;
-	r->flags = f->flags | extra;
-	r->name_ptr = f->name_ptr;
-	r->name[0] = 0; /* named by userspace from the tag */
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	if (targ_costs) {
-		struct ks_costs end;
-
-		ks_costs_now(t, now, &end);
-		ks_costs_delta(&end, &f->base, &r->costs);
-		r->flags |= KS_SPAN_HAS_COSTS;
-	} else {
-		__builtin_memset(&r->costs, 0, sizeof(r->costs));
-	}
 }
 
 /* A frame left on the stack by a function that never returned. Not inlined:
@@ -97,8 +61,25 @@ static __noinline void ks_fn_abandon(struct ks_thread *t, __u32 i, __u64 id, __u
 		ks_count_drop(KS_DROP_RINGBUF);
 		return;
 	}
-	ks_fn_fill(r, t, i, KS_REC_SPAN, sizeof(*r), id, now, KS_SPAN_INCOMPLETE);
+	ks_fill_from_frame(r, t, i, KS_REC_SPAN, sizeof(*r), id, now, KS_SPAN_INCOMPLETE);
 	bpf_ringbuf_submit(r, ks_rb_flags());
+}
+
+struct ks_abandon_ctx {
+	struct ks_thread *t;
+	__u64 id;
+	__u64 now;
+	__u32 first;
+};
+
+/* bpf_loop callback: one abandoned frame, first + k. A loop the verifier
+ * checks once, rather than once per possible depth. */
+static long ks_abandon_one(__u64 k, void *data)
+{
+	struct ks_abandon_ctx *a = data;
+
+	ks_fn_abandon(a->t, (a->first + (__u32)k) & (KS_MAX_DEPTH - 1), a->id, a->now);
+	return 0;
 }
 
 SEC("uprobe")
@@ -107,7 +88,7 @@ int fn_entry(struct pt_regs *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 cookie;
 	struct ks_thread *t;
-	struct ks_frame *f;
+	int depth;
 	__u32 d, nargs;
 
 	if (!ks_is_target(id >> 32))
@@ -118,28 +99,11 @@ int fn_entry(struct pt_regs *ctx)
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
 	}
-	d = t->depth;
-	if (d >= KS_MAX_DEPTH) {
-		t->overflow++;
-		ks_count_drop(KS_DROP_STACK_OVERFLOW);
-		return 0;
-	}
 	cookie = bpf_get_attach_cookie(ctx);
-	f = &t->frames[d & (KS_MAX_DEPTH - 1)];
-	f->name_ptr = KS_FN_TAG | (__u32)cookie;
-	f->span_id = ks_fn_rand64();
-	f->flags = 0;
-	if (d == 0) {
-		f->trace_id_hi = ks_fn_rand64();
-		f->trace_id_lo = ks_fn_rand64();
-		f->parent_span_id = 0;
-	} else {
-		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
-
-		f->trace_id_hi = up->trace_id_hi;
-		f->trace_id_lo = up->trace_id_lo;
-		f->parent_span_id = up->span_id;
-	}
+	depth = ks_push_frame(t, KS_FN_TAG | (__u32)cookie);
+	if (depth < 0)
+		return 0;
+	d = depth;
 	nargs = ks_fn_nargs(cookie);
 	if (nargs) {
 		struct ks_fn_args *a = bpf_task_storage_get(&fn_args, bpf_get_current_task_btf(), 0,
@@ -156,10 +120,6 @@ int fn_entry(struct pt_regs *ctx)
 			slot[5] = KS_PT_REGS_PARM6(ctx);
 		}
 	}
-	t->depth = d + 1;
-	f->start_ns = bpf_ktime_get_ns();
-	if (targ_costs)
-		ks_costs_now(t, f->start_ns, &f->base);
 	return 0;
 }
 
@@ -171,7 +131,7 @@ int fn_return(struct pt_regs *ctx)
 	__u64 cookie, tag;
 	struct ks_fn_span_rec *r;
 	struct ks_thread *t;
-	__u32 d, top, nargs;
+	__u32 top, found, nargs;
 
 	if (!ks_is_target(id >> 32))
 		return 0;
@@ -186,27 +146,17 @@ int fn_return(struct pt_regs *ctx)
 	}
 	cookie = bpf_get_attach_cookie(ctx);
 	tag = KS_FN_TAG | (__u32)cookie;
-	d = t->depth;
-	top = (d - 1) & (KS_MAX_DEPTH - 1);
-	if (t->frames[top].name_ptr != tag) {
-		__u32 found = KS_MAX_DEPTH;
-
-		for (int i = KS_MAX_DEPTH - 1; i >= 0; i--) {
-			if ((__u32)i < top && t->frames[i].name_ptr == tag) {
-				found = i;
-				break;
-			}
-		}
-		if (found == KS_MAX_DEPTH) {
-			ks_count_drop(KS_DROP_UNMATCHED_END);
-			return 0;
-		}
+	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
+	found = ks_find_frame(t, tag);
+	if (found == KS_MAX_DEPTH) {
+		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return 0;
+	}
+	if (found != top) {
 		/* The frames above never returned: end them here, incomplete. */
-#pragma clang loop unroll(disable)
-		for (int i = KS_MAX_DEPTH - 1; i > 0; i--) {
-			if ((__u32)i <= top && (__u32)i > found)
-				ks_fn_abandon(t, i, id, now);
-		}
+		struct ks_abandon_ctx actx = {.t = t, .id = id, .now = now, .first = found + 1};
+
+		bpf_loop(top - found, ks_abandon_one, &actx, 0);
 		top = found;
 	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -215,7 +165,7 @@ int fn_return(struct pt_regs *ctx)
 		t->depth = top;
 		return 0;
 	}
-	ks_fn_fill(&r->span, t, top, KS_REC_FN_SPAN, sizeof(*r), id, now, 0);
+	ks_fill_from_frame(&r->span, t, top, KS_REC_FN_SPAN, sizeof(*r), id, now, 0);
 	r->probe_id = (__u32)cookie;
 	nargs = ks_fn_nargs(cookie);
 	r->nargs = 0;

@@ -2,6 +2,7 @@
 // kernspan trace: spans of a running process, live, to files, and a summary.
 #include "cli/commands.hpp"
 #include "cli/functions.hpp"
+#include "cli/pairs.hpp"
 #include "collect/collector.hpp"
 #include "collect/plan.hpp"
 #include "core/stats.hpp"
@@ -27,7 +28,9 @@ struct TraceOptions {
   std::string output;
   bool quiet = false;
   uint32_t ringbuf_mb = 8;
-  FunctionOptions functions; // --uprobe (issue 4)
+  FunctionOptions functions;      // --uprobe (issue 4)
+  std::vector<std::string> spans; // --span (issue 4)
+  std::vector<std::string> usdts; // --usdt (issue 4)
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -61,7 +64,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
       }
     }
     for (const auto &n : names) {
-      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n});
+      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n, "", 0});
     }
     if (!names.empty()) {
       (*objects)++;
@@ -69,6 +72,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   }
   const auto fn_objects = plan_functions(o.functions, o.pid, plan);
   *objects += fn_objects.size();
+  *objects += plan_pairs(o.spans, o.usdts, o.pid, plan);
   if (plan.usdt.empty() && plan.uprobes.empty()) {
     throw probe::ProbeError("PID " + std::to_string(o.pid) + " (" + probe::comm(o.pid) +
                             ") has no kernspan USDT probes; searched " +
@@ -126,6 +130,14 @@ int run_trace(const TraceOptions &o, const Globals &g) {
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
   exporters::print_summary(stdout, stats, collector->drops(), {});
+  const auto counts = collector->usdt_counts();
+  if (!counts.empty()) {
+    std::string line = "usdt hits:";
+    for (const auto &[probe_name, n] : counts) {
+      line += " " + probe_name + "=" + std::to_string(n);
+    }
+    std::printf("%s\n", line.c_str());
+  }
   std::fflush(stdout);
   return 0;
 }
@@ -154,6 +166,16 @@ Runner add_trace(CLI::App &app) {
                   "prefer them. Calls left by longjmp or an exception are reported incomplete "
                   "when an outer traced function returns, and counted (fn_return_lost)")
       ->type_name("'OBJECT:PATTERN[,args=N]'");
+  cmd->add_option("--span", opts->spans,
+                  "spans from two USDT probes the program already has, paired per thread "
+                  "(nesting with every other span), or across threads by an argument's value "
+                  "with id=argK. name=argN reads the begin probe's string argument N "
+                  "(end.argN: the end probe's), any other name= is literal (default: the begin "
+                  "probe's name); attr.KEY=argM records an integer, attr.KEY=str(argM) a string "
+                  "(first 63 bytes); arguments count from 0. Repeatable")
+      ->type_name("'PROVIDER:BEGIN..PROVIDER:END[,name=..][,attr.KEY=..][,id=argK]'");
+  cmd->add_option("--usdt", opts->usdts, "count the hits of a USDT probe (shown in the summary)")
+      ->type_name("'PROVIDER:PROBE'");
   cmd->add_option("--max-probes", opts->functions.max_probes,
                   "refuse --uprobe patterns matching more functions than this in all")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/collector.hpp"
 
+#include "collect/pairs.hpp"
 #include "collect/records.hpp"
 #include "collect/uprobe_multi.hpp"
 #include "core/clock.hpp"
@@ -70,7 +71,7 @@ const char *const kDropNames[KS_DROP_MAX] = {
     "unmatched_end",   "mismatched_end",
     "bad_traceparent", "no_task_storage",
     "incomplete_span", "reserved",
-    "fn_return_lost",  "reserved",
+    "fn_return_lost",  "async_span_full",
     "reserved",        "reserved",
     "reserved",        "reserved",
     "reserved",        "reserved",
@@ -264,6 +265,15 @@ struct Collector::Impl {
       self->on_fn_record(data, size);
       return 0;
     }
+    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_PAIR_SPAN) {
+      auto span = decode_pair_span(data, size, self->clock, self->plan.pairs);
+      if (!span) {
+        self->decode_errors++;
+        return 0;
+      }
+      (*self->on_span)(std::move(*span));
+      return 0;
+    }
     DecodeError err{};
     auto span = decode_span(data, size, self->clock, &err);
     if (!span) {
@@ -357,6 +367,7 @@ struct Collector::Impl {
       spdlog::debug("tp_btf unavailable, using raw_tp");
       open_and_load(false);
     }
+    configure_pairs();
     for (pid_t t : plan.tgids) {
       const auto key = static_cast<__u32>(t);
       const __u8 one = 1;
@@ -365,6 +376,32 @@ struct Collector::Impl {
       if (err != 0) {
         throw CollectError("cannot add PID " + std::to_string(t) +
                            " to the target set: " + errstr(err));
+      }
+    }
+  }
+
+  bpf_program *program_for(const UsdtAttach &u) const {
+    if (!u.program.empty()) {
+      return bpf_object__find_program_by_name(skel->obj, u.program.c_str());
+    }
+    return program_for(u.name);
+  }
+
+  static bool is_end(const UsdtAttach &u) {
+    return u.program.empty() ? u.name == "span_end" : u.program != "pair_begin";
+  }
+
+  // --span configuration, written after load (issue 4).
+  void configure_pairs() {
+    if (plan.pairs.size() > KS_MAX_PAIRS || plan.counted.size() > KS_MAX_USDT_COUNTS) {
+      throw CollectError("too many --span/--usdt (at most " + std::to_string(KS_MAX_PAIRS) +
+                         " each)");
+    }
+    for (uint32_t i = 0; i < plan.pairs.size(); i++) {
+      const ks_pair_cfg c = pair_config(plan.pairs[i]);
+      int err = bpf_map__update_elem(skel->maps.pair_cfg, &i, sizeof(i), &c, sizeof(c), BPF_ANY);
+      if (err != 0) {
+        throw CollectError("cannot configure --span " + std::to_string(i) + ": " + errstr(err));
       }
     }
   }
@@ -394,23 +431,24 @@ struct Collector::Impl {
     // the thread's stack. An end seen without its begin is only counted.
     std::vector<const UsdtAttach *> order;
     for (const auto &u : plan.usdt) {
-      if (u.name == "span_end") {
+      if (is_end(u)) {
         order.push_back(&u);
       }
     }
     for (const auto &u : plan.usdt) {
-      if (u.name != "span_end") {
+      if (!is_end(u)) {
         order.push_back(&u);
       }
     }
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
-      bpf_program *prog = program_for(u.name);
+      bpf_program *prog = program_for(u);
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }
+      LIBBPF_OPTS(bpf_usdt_opts, uopts, .usdt_cookie = u.cookie);
       bpf_link *l = bpf_program__attach_usdt(prog, u.pid, u.object.c_str(), u.provider.c_str(),
-                                             u.name.c_str(), nullptr);
+                                             u.name.c_str(), &uopts);
       if (l == nullptr) {
         const int err = errno;
         if (u.pid > 0 && kill(u.pid, 0) != 0) {
@@ -419,7 +457,7 @@ struct Collector::Impl {
         throw CollectError("cannot attach to USDT " + u.provider + ":" + u.name + " in " +
                            u.object + ": " + errstr(err));
       }
-      (u.name == "span_end" ? links : begin_links).push_back(l);
+      (is_end(u) ? links : begin_links).push_back(l);
     }
     if (!plan.uprobes.empty()) {
       attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
@@ -429,6 +467,7 @@ struct Collector::Impl {
       throw CollectError("cannot attach the thread-exit tracepoint: " + errstr(err));
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
   }
 
   void setup_poll() {
@@ -566,6 +605,22 @@ size_t Collector::attached() const {
     n += 2 * u.sites.size(); // an entry and a return uprobe each
   }
   return n;
+}
+std::vector<std::pair<std::string, uint64_t>> Collector::usdt_counts() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  for (uint32_t i = 0; i < impl_->plan.counted.size(); i++) {
+    uint64_t sum = 0;
+    if (bpf_map__lookup_elem(impl_->skel->maps.usdt_counts, &i, sizeof(i), vals.data(),
+                             vals.size() * sizeof(uint64_t), 0) == 0) {
+      for (auto v : vals) {
+        sum += v;
+      }
+    }
+    out.emplace_back(impl_->plan.counted[i], sum);
+  }
+  return out;
 }
 double Collector::detach_ms() const {
   return impl_->detach_ms;

@@ -3,6 +3,8 @@
 // Plain data, no libbpf.
 #pragma once
 
+#include "probe/span_spec.hpp"
+
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
@@ -16,6 +18,8 @@ struct UsdtAttach {
   std::string object;   // path to open (from our mount namespace)
   std::string provider; // "kernspan"
   std::string name;     // "span_begin", "span_end", "span_begin_remote"
+  std::string program;  // BPF program to attach; "" = the one named like the probe
+  uint64_t cookie = 0;  // usdt cookie: pair id or counter index
 };
 
 // Function uprobes in one object: one multi-uprobe link for the entries and
@@ -41,6 +45,8 @@ struct Plan {
   std::vector<UsdtAttach> usdt;         // where to attach
   std::vector<UprobeAttach> uprobes;    // function uprobes (issue 4)
   std::vector<FunctionProbe> functions; // indexed by probe id
+  std::vector<probe::SpanSpec> pairs;   // --span, indexed by pair id
+  std::vector<std::string> counted;     // --usdt "provider:name", by counter index
   uint32_t ringbuf_bytes = 8u << 20;
   int poll_ms = 50;      // sweep interval of the ring buffer
   double duration_s = 0; // 0: until stopped or the targets exit
