@@ -35,7 +35,11 @@ per_call() { # label, then the tracer command with PID for the pid
   if [[ $# -gt 0 ]]; then
     "${@//PID/$pid}" >"$TMP/tr.out" 2>&1 &
     tracer=$!
-    wait_text "$TMP/tr.out" "attached\|Tracing\|Attaching" 30
+    if ! wait_text "$TMP/tr.out" "attached\|Tracing\|Attaching" 30; then
+      printf "%-44s did not start: %s\n" "$label" "$(head -c 200 "$TMP/tr.out")"
+      kill "$pid" "$tracer" 2>/dev/null || true
+      return 0
+    fi
     sleep 1 # bpftrace prints before it attaches
   fi
   kill -USR1 "$pid"
@@ -49,7 +53,8 @@ echo "## per call of bench_target (endbr64; push %rbx; ...), $CALLS calls"
 per_call "untraced"
 per_call "kernspan trace (entry+4, after endbr64)" "$KS" trace -p PID -q --uprobe fn_loop:bench_target
 per_call "kernspan trace --raw-entry (on endbr64)" "$KS" trace -p PID -q --raw-entry --uprobe fn_loop:bench_target
-per_call "funclatency (libbpf-tools)" /usr/sbin/funclatency -p PID "$LOOP:bench_target"
+# stdbuf: funclatency's "Tracing" line is block-buffered into a file.
+per_call "funclatency (libbpf-tools)" stdbuf -oL /usr/sbin/funclatency -p PID :bench_target
 per_call "bpftrace uprobe/uretprobe hist" bpftrace -p PID -e "uprobe:$LOOP:bench_target { @s[tid] = nsecs; } uretprobe:$LOOP:bench_target /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }"
 
 echo "## attach and detach (kernspan: one multi-uprobe link per object and direction)"
@@ -73,7 +78,7 @@ for n in 1 100 1000; do
 done
 echo "## bpftrace, for reference (one perf-event uprobe each, detached one by one)"
 for n in 1 100; do
-  case $n in 1) pat='fn_0000' ;; 100) pat='fn_00[0-9][0-9]' ;; esac
+  case $n in 1) pat='fn_0000' ;; 100) pat='fn_00*' ;; esac # bpftrace: '*' globs only
   "$LOOP" --idle >"$TMP/loop" &
   pid=$!
   wait_text "$TMP/loop" ready 5
