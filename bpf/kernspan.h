@@ -39,7 +39,12 @@
 #define KS_DROP_BAD_TRACEPARENT 4 /* unparsable traceparent: a new trace was started */
 #define KS_DROP_NO_STORAGE 5	  /* task storage could not be created */
 #define KS_DROP_INCOMPLETE 6	  /* spans still open when their thread exited */
-#define KS_DROP_MAX 8
+/* Slots 8.. belong to function uprobes (issue 4). KS_DROP_FN_ABANDONED:
+ * function spans whose return never came (longjmp, exceptions), reported
+ * incomplete when an outer traced return passed them. */
+#define KS_DROP_FN_ABANDONED 8
+#define KS_DROP_ASYNC_FULL 9 /* async --span begins refused: async_spans full */
+#define KS_DROP_MAX 16
 
 /* Common header of every record in the `events` ring buffer. */
 struct ks_hdr {
@@ -103,6 +108,72 @@ struct ks_thread_rec {
 	__u64 ktime; /* when the record was made */
 	char comm[KS_COMM_LEN];
 	struct ks_costs costs;
+};
+
+/*
+ * Function uprobes (issue 4). A function span's frame is keyed by a tag
+ * instead of a name pointer: KS_FN_TAG | probe id. The tag can never be a
+ * user address, so USDT name comparisons never match it, and userspace names
+ * every span whose name_ptr carries the tag from its plan (probe id = index).
+ * The attach cookie of each uprobe is probe id | nargs << 32.
+ */
+#define KS_REC_FN_SPAN 2
+#define KS_FN_TAG (1ull << 63)
+#define KS_FN_MAX_ARGS 6 /* integer argument registers on x86-64 */
+
+/* A finished function span: the span, then its arguments and return value. */
+struct ks_fn_span_rec {
+	struct ks_span_rec span; /* span.hdr.kind == KS_REC_FN_SPAN */
+	__u32 probe_id;
+	__u32 nargs; /* args[0..nargs) are valid */
+	__u64 args[KS_FN_MAX_ARGS];
+	__u64 ret;
+};
+
+/*
+ * USDT pairs (issue 4): --span 'P:BEGIN..P:END,...' turns any two existing
+ * USDT probes into spans. Frames are keyed by KS_PAIR_TAG | pair id (the
+ * usdt cookie); KS_PAIR_TAG is above every user address and distinct from
+ * KS_FN_TAG.
+ */
+#define KS_REC_PAIR_SPAN 3
+#define KS_PAIR_TAG (1ull << 62)
+#define KS_MAX_PAIRS 64
+#define KS_PAIR_MAX_ATTRS 4
+#define KS_PAIR_STR_LEN 64
+#define KS_MAX_USDT_COUNTS 64 /* --usdt probes counted */
+
+/* Where a name or attribute comes from. */
+#define KS_PAIR_FROM_BEGIN 0
+#define KS_PAIR_FROM_END 1
+
+/* Per pair, set by userspace in the `pair_cfg` array (index: pair id). */
+struct ks_pair_cfg {
+	__s8 name_arg; /* argument holding the name (a string); -1: a literal */
+	__u8 name_from;
+	__s8 id_arg; /* async: pair by this argument's value; -1: per thread */
+	__u8 nattrs;
+	__s8 attr_arg[KS_PAIR_MAX_ATTRS];
+	__u8 attr_from[KS_PAIR_MAX_ATTRS];
+	__u8 attr_str[KS_PAIR_MAX_ATTRS]; /* 1: char pointer, copied bounded */
+	__u8 _pad[4];
+};
+
+/* What a pair's begin saved for its end. */
+struct ks_pair_vals {
+	char name[KS_NAME_LEN];
+	__u64 ints[KS_PAIR_MAX_ATTRS];
+	char strs[KS_PAIR_MAX_ATTRS][KS_PAIR_STR_LEN];
+};
+
+/* A finished pair span: span.name holds the name read from the target
+ * (empty for a literal: userspace has it). */
+struct ks_pair_span_rec {
+	struct ks_span_rec span; /* span.hdr.kind == KS_REC_PAIR_SPAN */
+	__u32 pair_id;
+	__u32 async; /* 1: paired by id across threads */
+	__u64 ints[KS_PAIR_MAX_ATTRS];
+	char strs[KS_PAIR_MAX_ATTRS][KS_PAIR_STR_LEN];
 };
 
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan list: the USDT probes a process or a binary offers.
 #include "cli/commands.hpp"
+#include "cli/functions.hpp"
 #include "probe/error.hpp"
 #include "probe/proc_maps.hpp"
 #include "probe/usdt.hpp"
@@ -15,6 +16,8 @@ struct ListOptions {
   pid_t pid = 0;
   std::string binary;
   std::string provider;
+  std::string functions; // --functions [OBJECT:]PATTERN
+  bool raw_entry = false;
 };
 
 std::string hex(uint64_t v) {
@@ -36,7 +39,51 @@ void print_probes(const std::vector<probe::ObjectProbes> &objs) {
   }
 }
 
+// Functions matching --functions, with the placement each entry probe gets.
+int run_list_functions(const ListOptions &o) {
+  std::vector<ObjectFunctions> found;
+  const bool has_object =
+      o.functions.find(':') != std::string::npos && o.functions.find("::") != o.functions.find(':');
+  if (has_object || !o.binary.empty()) {
+    probe::UprobeSpec spec;
+    if (has_object) {
+      spec = probe::parse_uprobe_spec(o.functions);
+    } else {
+      spec.object = o.binary;
+      spec.pattern = o.functions;
+    }
+    found.push_back(find_spec_functions(o.binary.empty() ? o.pid : 0, spec, o.raw_entry));
+  } else {
+    require_process(o.pid);
+    for (const auto &obj : probe::mapped_objects(o.pid)) {
+      probe::UprobeSpec spec{obj, o.functions, 0};
+      try {
+        found.push_back(find_spec_functions(o.pid, spec, o.raw_entry));
+      } catch (const probe::ProbeError &) {
+        continue; // no match in this object
+      }
+    }
+    if (found.empty()) {
+      print_error("pattern '" + o.functions + "' matches no function in any object of PID " +
+                  std::to_string(o.pid));
+      return 1;
+    }
+  }
+  std::printf("%-40s %-18s %-14s %-48s %s\n", "OBJECT", "ADDRESS", "SYMBOLS", "PLACEMENT",
+              "FUNCTION");
+  for (const auto &obj : found) {
+    for (const auto &fn : obj.functions) {
+      std::printf("%-40s %-18s %-14s %-48s %s\n", obj.object.c_str(), hex(fn.addr).c_str(),
+                  fn.source().c_str(), fn.placement.describe().c_str(), fn.demangled.c_str());
+    }
+  }
+  return 0;
+}
+
 int run_list(const ListOptions &o) {
+  if (!o.functions.empty()) {
+    return run_list_functions(o);
+  }
   std::vector<probe::ObjectProbes> objs;
   std::vector<std::string> searched;
   if (!o.binary.empty()) {
@@ -91,6 +138,11 @@ Runner add_list(CLI::App &app) {
   auto *b = cmd->add_option("--binary", opts->binary, "ELF file to inspect");
   p->excludes(b);
   cmd->add_option("--provider", opts->provider, "only this provider (e.g. kernspan)");
+  cmd->add_option("--functions", opts->functions,
+                  "list the functions matching [OBJECT:]PATTERN (glob over raw and demangled "
+                  "names) and where each entry uprobe would go, instead of USDT probes");
+  cmd->add_flag("--raw-entry", opts->raw_entry,
+                "show the placement without skipping a leading endbr64");
   cmd->callback([cmd, p, b] {
     if (p->count() == 0 && b->count() == 0) {
       throw CLI::RequiredError("list needs -p PID or --binary PATH");

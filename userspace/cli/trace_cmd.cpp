@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan trace: spans of a running process, live, to files, and a summary.
 #include "cli/commands.hpp"
+#include "cli/functions.hpp"
+#include "cli/pairs.hpp"
 #include "cli/sinks.hpp"
 #include "collect/collector.hpp"
 #include "collect/plan.hpp"
@@ -31,6 +33,9 @@ struct TraceOptions {
   SinkOptions sinks;
   bool no_costs = false;
   bool raw_tp = false;
+  FunctionOptions functions;      // --uprobe (issue 4)
+  std::vector<std::string> spans; // --span (issue 4)
+  std::vector<std::string> usdts; // --usdt (issue 4)
 };
 
 constexpr const char *kProvider = "kernspan";
@@ -70,13 +75,16 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
       it->second = it->second && regs;
     }
     for (const auto &[n, regs] : names) {
-      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n, regs});
+      plan.usdt.push_back({o.pid, obj.open_path, kProvider, n, regs, "", 0});
     }
     if (!names.empty()) {
       (*objects)++;
     }
   }
-  if (plan.usdt.empty()) {
+  const auto fn_objects = plan_functions(o.functions, o.pid, plan);
+  *objects += fn_objects.size();
+  *objects += plan_pairs(o.spans, o.usdts, o.pid, plan);
+  if (plan.usdt.empty() && plan.uprobes.empty()) {
     throw probe::ProbeError("PID " + std::to_string(o.pid) + " (" + probe::comm(o.pid) +
                             ") has no kernspan USDT probes; searched " +
                             std::to_string(searched.size()) +
@@ -136,6 +144,14 @@ int run_trace(const TraceOptions &o, const Globals &g) {
                static_cast<unsigned long long>(collector->records()));
   sink_set.update_health(collector->records(), collector->drops());
   exporters::print_summary(stdout, stats, sink_set.all_drops(collector->drops()), {});
+  const auto counts = collector->usdt_counts();
+  if (!counts.empty()) {
+    std::string line = "usdt hits:";
+    for (const auto &[probe_name, n] : counts) {
+      line += " " + probe_name + "=" + std::to_string(n);
+    }
+    std::printf("%s\n", line.c_str());
+  }
   std::fflush(stdout);
   return 0;
 }
@@ -160,6 +176,32 @@ Runner add_trace(CLI::App &app) {
                 "scheduler and syscall tracepoints' overhead on the target's threads");
   // Hidden: load the raw_tp variants even where tp_btf works (tests).
   cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
+  cmd->add_option("--uprobe", opts->functions.specs,
+                  "span from every call of the functions matching PATTERN in OBJECT, a path or a "
+                  "library name in the process's maps (e.g. 'libc:malloc', 'app:ns::Cache::*'); "
+                  "args=N records the first N integer arguments (arg0..) and the return value "
+                  "(ret). Repeatable. Returns are caught with uretprobes, which rewrite the "
+                  "function's return address on the stack while it runs (stack walkers see a "
+                  "kernel trampoline); where the program has USDT probes for the same work, "
+                  "prefer them. Calls left by longjmp or an exception are reported incomplete "
+                  "when an outer traced function returns, and counted (fn_return_lost)")
+      ->type_name("'OBJECT:PATTERN[,args=N]'");
+  cmd->add_option("--span", opts->spans,
+                  "spans from two USDT probes the program already has, paired per thread "
+                  "(nesting with every other span), or across threads by an argument's value "
+                  "with id=argK. name=argN reads the begin probe's string argument N "
+                  "(end.argN: the end probe's), any other name= is literal (default: the begin "
+                  "probe's name); attr.KEY=argM records an integer, attr.KEY=str(argM) a string "
+                  "(first 63 bytes); arguments count from 0. Repeatable")
+      ->type_name("'PROVIDER:BEGIN..PROVIDER:END[,name=..][,attr.KEY=..][,id=argK]'");
+  cmd->add_option("--usdt", opts->usdts, "count the hits of a USDT probe (shown in the summary)")
+      ->type_name("'PROVIDER:PROBE'");
+  cmd->add_option("--max-probes", opts->functions.max_probes,
+                  "refuse --uprobe patterns matching more functions than this in all")
+      ->capture_default_str();
+  cmd->add_flag("--raw-entry", opts->functions.raw_entry,
+                "probe each function's first instruction even when it is an endbr64 (slower: "
+                "the kernel single-steps it; for benchmarks)");
   return [opts](const Globals &g) { return run_trace(*opts, g); };
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/collector.hpp"
 
+#include "collect/pairs.hpp"
 #include "collect/records.hpp"
+#include "collect/uprobe_multi.hpp"
 #include "core/clock.hpp"
 
 #include "kernspan.skel.h"
@@ -66,8 +68,14 @@ int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
 }
 
 const char *const kDropNames[KS_DROP_MAX] = {
-    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
-    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
+    "ringbuf_full",    "span_stack_overflow",
+    "unmatched_end",   "mismatched_end",
+    "bad_traceparent", "no_task_storage",
+    "incomplete_span", "reserved",
+    "fn_return_lost",  "async_span_full",
+    "reserved",        "reserved",
+    "reserved",        "reserved",
+    "reserved",        "reserved",
 };
 
 int pidfd_open(pid_t pid) {
@@ -179,6 +187,9 @@ struct Collector::Impl {
   std::vector<bpf_link *> links;       // span_end and the tracepoints
   std::vector<bpf_link *> begin_links; // span_begin*
   std::vector<bpf_link *> iter_links;  // dump_threads, one per target
+  std::vector<int> fn_return_links;    // multi-uprobe links (function returns)
+  std::vector<int> fn_entry_links;     // multi-uprobe links (function entries)
+  double detach_ms = 0;
   bool detached = false;
   std::string variant;
   int stop_fd = -1;
@@ -220,10 +231,20 @@ struct Collector::Impl {
       return;
     }
     detached = true;
+    const auto t0 = Clock::now();
     skel->bss->ks_paused = 1;
     if (!hand_off_perf_fds()) {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
     }
+    // One RCU grace period per link, not per uprobe: close them in place.
+    for (int fd : fn_entry_links) { // entries first: no new frames after this
+      close(fd);
+    }
+    for (int fd : fn_return_links) {
+      close(fd);
+    }
+    fn_entry_links.clear();
+    fn_return_links.clear();
     for (auto *l : begin_links) { // begins first: no new frames after this
       bpf_link__destroy(l);
     }
@@ -239,11 +260,26 @@ struct Collector::Impl {
     if (skel != nullptr) {
       ks_kernspan__detach(skel);
     }
+    detach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    spdlog::debug("detached in {:.1f} ms", detach_ms);
   }
 
   static int on_record(void *ctx, void *data, size_t size) {
     auto *self = static_cast<Impl *>(ctx);
     self->records++;
+    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_FN_SPAN) {
+      self->on_fn_record(data, size);
+      return 0;
+    }
+    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_PAIR_SPAN) {
+      auto span = decode_pair_span(data, size, self->clock, self->plan.pairs);
+      if (!span) {
+        self->decode_errors++;
+        return 0;
+      }
+      (*self->on_span)(std::move(*span));
+      return 0;
+    }
     DecodeError err{};
     auto span = decode_span(data, size, self->clock, &err);
     if (!span) {
@@ -254,7 +290,9 @@ struct Collector::Impl {
     uint64_t name_ptr = 0;
     std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
     const uint64_t key = name_ptr ^ (static_cast<uint64_t>(span->tgid) << 48);
-    if (span->name.empty()) {
+    if (span->name.empty() && is_fn_tag(name_ptr)) {
+      span->name = self->function_name(fn_probe_id(name_ptr));
+    } else if (span->name.empty()) {
       auto it = self->names.find(key);
       span->name = it != self->names.end() ? it->second : "<unknown>";
     } else if (self->names.size() < 65536) {
@@ -262,6 +300,30 @@ struct Collector::Impl {
     }
     (*self->on_span)(std::move(*span));
     return 0;
+  }
+
+  const std::string &function_name(uint32_t probe_id) const {
+    static const std::string unknown = "<unknown function>";
+    return probe_id < plan.functions.size() ? plan.functions[probe_id].name : unknown;
+  }
+
+  void on_fn_record(const void *data, size_t size) {
+    DecodeError err{};
+    auto fn = decode_fn_span(data, size, clock, &err);
+    if (!fn) {
+      decode_errors++;
+      return;
+    }
+    fn->span.name = function_name(fn->probe_id);
+    const uint32_t asked =
+        fn->probe_id < plan.functions.size() ? plan.functions[fn->probe_id].nargs : 0;
+    if (asked > 0) {
+      for (uint32_t i = 0; i < fn->nargs && i < asked; i++) {
+        fn->span.attributes["arg" + std::to_string(i)] = static_cast<int64_t>(fn->args[i]);
+      }
+      fn->span.attributes["ret"] = static_cast<int64_t>(fn->ret);
+    }
+    (*on_span)(std::move(fn->span));
   }
 
   bool open_and_load(bool use_tp_btf) {
@@ -289,6 +351,15 @@ struct Collector::Impl {
       }
       bpf_program__set_autoload(p, used);
     }
+    // Function uprobes only when asked for: older kernels reject the
+    // multi-uprobe attach type at load.
+    const bool fns = !plan.uprobes.empty();
+    bpf_program__set_autoload(skel->progs.fn_entry, fns);
+    bpf_program__set_autoload(skel->progs.fn_return, fns);
+    bpf_program__set_expected_attach_type(skel->progs.fn_entry,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
+    bpf_program__set_expected_attach_type(skel->progs.fn_return,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
     // Cost programs: tp_btf ones reach any task's storage (switch-in,
@@ -331,6 +402,7 @@ struct Collector::Impl {
       spdlog::debug("tp_btf unavailable, using raw_tp");
       open_and_load(false);
     }
+    configure_pairs();
     for (pid_t t : plan.tgids) {
       const auto key = static_cast<__u32>(t);
       const __u8 one = 1;
@@ -343,9 +415,32 @@ struct Collector::Impl {
     }
   }
 
-  // The program for a USDT probe: the register-reading one where every site
-  // of the probe passes its arguments in registers, else libbpf's generic.
+  static bool is_end(const UsdtAttach &u) {
+    return u.program.empty() ? u.name == "span_end" : u.program != "pair_begin";
+  }
+
+  // --span configuration, written after load (issue 4).
+  void configure_pairs() {
+    if (plan.pairs.size() > KS_MAX_PAIRS || plan.counted.size() > KS_MAX_USDT_COUNTS) {
+      throw CollectError("too many --span/--usdt (at most " + std::to_string(KS_MAX_PAIRS) +
+                         " each)");
+    }
+    for (uint32_t i = 0; i < plan.pairs.size(); i++) {
+      const ks_pair_cfg c = pair_config(plan.pairs[i]);
+      int err = bpf_map__update_elem(skel->maps.pair_cfg, &i, sizeof(i), &c, sizeof(c), BPF_ANY);
+      if (err != 0) {
+        throw CollectError("cannot configure --span " + std::to_string(i) + ": " + errstr(err));
+      }
+    }
+  }
+
+  // The program for a USDT probe: a named one (--span, --usdt), else for
+  // kernspan's own probes the register-reading one where every site passes
+  // its arguments in registers, else libbpf's generic.
   static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u) {
+    if (!u.program.empty()) {
+      return bpf_object__find_program_by_name(sk->obj, u.program.c_str());
+    }
     if (u.name == "span_begin") {
       return u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt;
     }
@@ -360,17 +455,22 @@ struct Collector::Impl {
 
   void attach() {
     const auto t0 = Clock::now();
+    // Function returns before entries, for the same reason as below; a
+    // return probe only fires for calls entered after it was attached.
+    if (!plan.uprobes.empty()) {
+      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
+    }
     // Ends before begins: libbpf attaches one site at a time, and a begin
     // seen while its end is not yet attached would leave a stale frame on
     // the thread's stack. An end seen without its begin is only counted.
     std::vector<const UsdtAttach *> order;
     for (const auto &u : plan.usdt) {
-      if (u.name == "span_end") {
+      if (is_end(u)) {
         order.push_back(&u);
       }
     }
     for (const auto &u : plan.usdt) {
-      if (u.name != "span_end") {
+      if (!is_end(u)) {
         order.push_back(&u);
       }
     }
@@ -380,8 +480,9 @@ struct Collector::Impl {
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }
+      LIBBPF_OPTS(bpf_usdt_opts, uopts, .usdt_cookie = u.cookie);
       bpf_link *l = bpf_program__attach_usdt(prog, u.pid, u.object.c_str(), u.provider.c_str(),
-                                             u.name.c_str(), nullptr);
+                                             u.name.c_str(), &uopts);
       if (l == nullptr) {
         const int err = errno;
         if (u.pid > 0 && kill(u.pid, 0) != 0) {
@@ -390,13 +491,17 @@ struct Collector::Impl {
         throw CollectError("cannot attach to USDT " + u.provider + ":" + u.name + " in " +
                            u.object + ": " + errstr(err));
       }
-      (u.name == "span_end" ? links : begin_links).push_back(l);
+      (is_end(u) ? links : begin_links).push_back(l);
+    }
+    if (!plan.uprobes.empty()) {
+      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
     }
     int err = ks_kernspan__attach(skel); // thread exit and the cost tracepoints
     if (err != 0) {
       throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
   }
 
   void setup_poll() {
@@ -628,7 +733,30 @@ uint64_t Collector::records() const {
   return impl_->records;
 }
 size_t Collector::attached() const {
-  return impl_->links.size() + impl_->begin_links.size();
+  size_t n = impl_->links.size() + impl_->begin_links.size();
+  for (const auto &u : impl_->plan.uprobes) {
+    n += 2 * u.sites.size(); // an entry and a return uprobe each
+  }
+  return n;
+}
+std::vector<std::pair<std::string, uint64_t>> Collector::usdt_counts() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  for (uint32_t i = 0; i < impl_->plan.counted.size(); i++) {
+    uint64_t sum = 0;
+    if (bpf_map__lookup_elem(impl_->skel->maps.usdt_counts, &i, sizeof(i), vals.data(),
+                             vals.size() * sizeof(uint64_t), 0) == 0) {
+      for (auto v : vals) {
+        sum += v;
+      }
+    }
+    out.emplace_back(impl_->plan.counted[i], sum);
+  }
+  return out;
+}
+double Collector::detach_ms() const {
+  return impl_->detach_ms;
 }
 double Collector::attach_ms() const {
   return impl_->attach_ms;

@@ -62,6 +62,9 @@ public:
   [[nodiscard]] uint64_t records() const;
   [[nodiscard]] size_t attached() const;
   [[nodiscard]] double attach_ms() const;
+  [[nodiscard]] double detach_ms() const; // after run() returned
+  // Hits of each --usdt probe so far, in plan order ("provider:name", n).
+  [[nodiscard]] std::vector<std::pair<std::string, uint64_t>> usdt_counts() const;
   [[nodiscard]] const std::string &variant() const; // "tp_btf" or "raw_tp"
 
   struct Impl;

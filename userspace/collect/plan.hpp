@@ -3,6 +3,8 @@
 // Plain data, no libbpf.
 #pragma once
 
+#include "probe/span_spec.hpp"
+
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
@@ -17,11 +19,35 @@ struct UsdtAttach {
   std::string provider; // "kernspan"
   std::string name;     // "span_begin", "span_end", "span_begin_remote"
   bool regs = false;    // every site passes its arguments in %rdi, %rsi
+  std::string program;  // BPF program to attach; "" = the one named like the probe
+  uint64_t cookie = 0;  // usdt cookie: pair id or counter index
+};
+
+// Function uprobes in one object: one multi-uprobe link for the entries and
+// one for the returns (one RCU grace period each to detach).
+struct UprobeSite {
+  uint64_t offset = 0; // file offset of the probed instruction
+  uint32_t probe_id = 0;
+  uint32_t nargs = 0; // integer arguments to record (0..6)
+};
+struct UprobeAttach {
+  pid_t pid = -1;     // -1: every process mapping the object
+  std::string object; // path to open (from our mount namespace)
+  std::vector<UprobeSite> sites;
+};
+// What a probe id means: the span name and how many arguments it records.
+struct FunctionProbe {
+  std::string name; // demangled function name
+  uint32_t nargs = 0;
 };
 
 struct Plan {
-  std::vector<pid_t> tgids;     // processes to watch (filtered in the kernel)
-  std::vector<UsdtAttach> usdt; // where to attach
+  std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
+  std::vector<UsdtAttach> usdt;         // where to attach
+  std::vector<UprobeAttach> uprobes;    // function uprobes (issue 4)
+  std::vector<FunctionProbe> functions; // indexed by probe id
+  std::vector<probe::SpanSpec> pairs;   // --span, indexed by pair id
+  std::vector<std::string> counted;     // --usdt "provider:name", by counter index
   uint32_t ringbuf_bytes = 4u << 20;
   int poll_ms = 50;          // sweep interval of the ring buffer
   double duration_s = 0;     // 0: until stopped or the targets exit

@@ -26,6 +26,9 @@ static_assert(sizeof(ks_span_rec) ==
 static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
 
 static_assert(sizeof(ks_thread_rec) == 8 + 8 + KS_COMM_LEN + 128, "ks_thread_rec layout changed");
+static_assert(sizeof(ks_fn_span_rec) == sizeof(ks_span_rec) + 8 + 8 * KS_FN_MAX_ARGS + 8,
+              "ks_fn_span_rec layout changed: update both sides");
+static_assert(offsetof(ks_fn_span_rec, probe_id) == sizeof(ks_span_rec), "ks_fn_span_rec layout");
 
 enum class DecodeError { kShort, kBadKind, kBadSize };
 
@@ -40,5 +43,26 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size);
 // Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err = nullptr);
+
+// The tag in name_ptr that marks a function span, and its probe id.
+inline bool is_fn_tag(uint64_t name_ptr) {
+  return (name_ptr & KS_FN_TAG) != 0;
+}
+inline uint32_t fn_probe_id(uint64_t name_ptr) {
+  return static_cast<uint32_t>(name_ptr);
+}
+
+// Decode a KS_REC_FN_SPAN record: the span, plus its probe id and the first
+// `nargs` arguments (arg0..) and return value (ret) as raw register values,
+// for the caller to turn into attributes (it knows how many were asked for).
+struct FnSpan {
+  core::Span span;
+  uint32_t probe_id = 0;
+  uint32_t nargs = 0;
+  uint64_t args[KS_FN_MAX_ARGS] = {};
+  uint64_t ret = 0;
+};
+std::optional<FnSpan> decode_fn_span(const void *data, size_t size, const core::ClockOffset &clock,
+                                     DecodeError *err = nullptr);
 
 } // namespace kernspan::collect

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Pushing a frame and filling a span record from one, for the span sources
+ * added by issue 4 (function uprobes, USDT pairs). Same ids and trace
+ * inheritance as spans.bpf.c's ks_begin/ks_emit, which predate this header.
+ */
+#ifndef KERNSPAN_BPF_LIB_FRAMES_BPF_H
+#define KERNSPAN_BPF_LIB_FRAMES_BPF_H
+
+#include "maps.bpf.h"
+#include "costs.bpf.h"
+
+static __always_inline __u64 ks_frames_rand64(void)
+{
+	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+
+	return v ? v : 1; /* ids are never zero: zero means "no parent" */
+}
+
+/*
+ * Push a frame keyed by `key` on the thread's stack. Returns its depth, or
+ * -1 when the stack is full (counted; the matching end is absorbed by
+ * t->overflow).
+ */
+static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
+{
+	__u32 d = t->depth;
+	struct ks_frame *f;
+
+	if (d >= KS_MAX_DEPTH) {
+		t->overflow++;
+		ks_count_drop(KS_DROP_STACK_OVERFLOW);
+		return -1;
+	}
+	f = &t->frames[d & (KS_MAX_DEPTH - 1)];
+	f->name_ptr = key;
+	f->span_id = ks_frames_rand64();
+	f->flags = 0;
+	if (d == 0) {
+		f->trace_id_hi = ks_frames_rand64();
+		f->trace_id_lo = ks_frames_rand64();
+		f->parent_span_id = 0;
+	} else {
+		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
+
+		f->trace_id_hi = up->trace_id_hi;
+		f->trace_id_lo = up->trace_id_lo;
+		f->parent_span_id = up->span_id;
+	}
+	t->depth = d + 1;
+	f->start_ns = bpf_ktime_get_ns();
+	if (targ_costs)
+		ks_costs_now(t, f->start_ns, &f->base);
+	return d;
+}
+
+/* The depth of the innermost frame keyed by `key`, or KS_MAX_DEPTH. */
+static __always_inline __u32 ks_find_frame(struct ks_thread *t, __u64 key)
+{
+	__u32 top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
+
+	if (t->frames[top].name_ptr == key)
+		return top;
+	for (int i = KS_MAX_DEPTH - 1; i >= 0; i--) {
+		if ((__u32)i < top && t->frames[i].name_ptr == key)
+			return i;
+	}
+	return KS_MAX_DEPTH;
+}
+
+/* Fill the span part of a record from frames[i], ended at `now`. */
+static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_thread *t, __u32 i,
+					       __u16 kind, __u16 size, __u64 id, __u64 now,
+					       __u32 extra)
+{
+	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
+
+	ks_fill_hdr(&r->hdr, kind, size, id, now);
+	r->start_ns = f->start_ns;
+	r->end_ns = now;
+	r->trace_id_hi = f->trace_id_hi;
+	r->trace_id_lo = f->trace_id_lo;
+	r->span_id = f->span_id;
+	r->parent_span_id = f->parent_span_id;
+	r->depth = i;
+	r->flags = f->flags | extra;
+	r->name_ptr = f->name_ptr;
+	r->name[0] = 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	if (targ_costs) {
+		struct ks_costs end;
+
+		ks_costs_now(t, now, &end);
+		ks_costs_delta(&end, &f->base, &r->costs);
+		r->flags |= KS_SPAN_HAS_COSTS;
+	} else {
+		__builtin_memset(&r->costs, 0, sizeof(r->costs));
+	}
+}
+
+#endif /* KERNSPAN_BPF_LIB_FRAMES_BPF_H */

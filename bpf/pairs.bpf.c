@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pairs.bpf.c - spans from any two USDT probes a program already ships
+ * (--span), and hit counts of single probes (--usdt). Issue 4.
+ *
+ * Each attach carries a usdt cookie: the pair id (or counter index). A pair
+ * is configured in `pair_cfg`: where its name and attributes come from, and
+ * whether begin and end are matched per thread (a frame on the thread's
+ * stack, nesting with every other span source) or by an argument's value
+ * across threads (`async_spans`, keyed by tgid and that value).
+ */
+#define __KERNSPAN_BPF__
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "kernspan.h"
+#include "lib/maps.bpf.h"
+#include "lib/frames.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KS_MAX_PAIRS);
+	__type(key, __u32);
+	__type(value, struct ks_pair_cfg);
+} pair_cfg SEC(".maps");
+
+/* What each open pair frame's begin read, by stack depth. */
+struct ks_pair_stack {
+	struct ks_pair_vals v[KS_MAX_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ks_pair_stack);
+} pair_vals SEC(".maps");
+
+struct ks_async_key {
+	__u32 tgid;
+	__u32 pair_id;
+	__u64 id; /* the id argument's value */
+};
+
+struct ks_async_span {
+	__u64 start_ns;
+	__u64 span_id;
+	__u64 parent_span_id;
+	__u64 trace_id_hi;
+	__u64 trace_id_lo;
+	struct ks_pair_vals v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ks_async_key);
+	__type(value, struct ks_async_span);
+} async_spans SEC(".maps");
+
+/* Scratch for building an async entry (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_async_span);
+} async_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KS_MAX_USDT_COUNTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} usdt_counts SEC(".maps");
+
+/* Read this side's name and attributes of a pair into v. */
+static __always_inline void ks_pair_read(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					 __u8 side, char *name, __u64 *ints,
+					 char (*strs)[KS_PAIR_STR_LEN])
+{
+	long val;
+
+	if (c->name_arg >= 0 && c->name_from == side && bpf_usdt_arg(ctx, c->name_arg, &val) == 0)
+		bpf_probe_read_user_str(name, KS_NAME_LEN, (const void *)val);
+	for (int i = 0; i < KS_PAIR_MAX_ATTRS; i++) {
+		if (i >= c->nattrs || c->attr_from[i] != side || c->attr_arg[i] < 0)
+			continue;
+		if (bpf_usdt_arg(ctx, c->attr_arg[i], &val) != 0)
+			continue;
+		if (c->attr_str[i])
+			bpf_probe_read_user_str(strs[i], KS_PAIR_STR_LEN, (const void *)val);
+		else
+			ints[i] = val;
+	}
+}
+
+static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					  __u32 pair, __u64 id)
+{
+	struct ks_async_key key = {.tgid = id >> 32, .pair_id = pair};
+	struct ks_thread *t;
+	struct ks_async_span *a;
+	__u32 zero = 0;
+	long v;
+
+	if (bpf_usdt_arg(ctx, c->id_arg, &v) != 0)
+		return 0;
+	key.id = v;
+	a = bpf_map_lookup_elem(&async_scratch, &zero);
+	if (!a)
+		return 0;
+	__builtin_memset(&a->v, 0, sizeof(a->v));
+	a->span_id = ks_frames_rand64();
+	/* A child of whatever the beginning thread has open, if anything. */
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (t && t->depth > 0) {
+		struct ks_frame *up = &t->frames[(t->depth - 1) & (KS_MAX_DEPTH - 1)];
+
+		a->trace_id_hi = up->trace_id_hi;
+		a->trace_id_lo = up->trace_id_lo;
+		a->parent_span_id = up->span_id;
+	} else {
+		a->trace_id_hi = ks_frames_rand64();
+		a->trace_id_lo = ks_frames_rand64();
+		a->parent_span_id = 0;
+	}
+	ks_pair_read(ctx, c, KS_PAIR_FROM_BEGIN, a->v.name, a->v.ints, a->v.strs);
+	a->start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&async_spans, &key, a, BPF_ANY) != 0)
+		ks_count_drop(KS_DROP_ASYNC_FULL);
+	return 0;
+}
+
+static __always_inline int ks_async_end(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					__u32 pair, __u64 id)
+{
+	struct ks_async_key key = {.tgid = id >> 32, .pair_id = pair};
+	struct ks_pair_span_rec *r;
+	struct ks_async_span *a;
+	__u64 now = bpf_ktime_get_ns();
+	long v;
+
+	if (bpf_usdt_arg(ctx, c->id_arg, &v) != 0)
+		return 0;
+	key.id = v;
+	a = bpf_map_lookup_elem(&async_spans, &key);
+	if (!a) {
+		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return 0;
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		ks_count_drop(KS_DROP_RINGBUF);
+		bpf_map_delete_elem(&async_spans, &key);
+		return 0;
+	}
+	ks_fill_hdr(&r->span.hdr, KS_REC_PAIR_SPAN, sizeof(*r), id, now);
+	r->span.start_ns = a->start_ns;
+	r->span.end_ns = now;
+	r->span.trace_id_hi = a->trace_id_hi;
+	r->span.trace_id_lo = a->trace_id_lo;
+	r->span.span_id = a->span_id;
+	r->span.parent_span_id = a->parent_span_id;
+	r->span.depth = 0;
+	r->span.flags = 0;
+	r->span.name_ptr = KS_PAIR_TAG | pair;
+	__builtin_memcpy(r->span.name, a->v.name, sizeof(r->span.name));
+	bpf_get_current_comm(r->span.comm, sizeof(r->span.comm));
+	__builtin_memset(&r->span.costs, 0, sizeof(r->span.costs));
+	r->pair_id = pair;
+	r->async = 1;
+	__builtin_memcpy(r->ints, a->v.ints, sizeof(r->ints));
+	__builtin_memcpy(r->strs, a->v.strs, sizeof(r->strs));
+	ks_pair_read(ctx, c, KS_PAIR_FROM_END, r->span.name, r->ints, r->strs);
+	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
+	bpf_map_delete_elem(&async_spans, &key);
+	return 0;
+}
+
+SEC("usdt")
+int pair_begin(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
+	const struct ks_pair_cfg *c;
+	struct ks_pair_stack *ps;
+	struct ks_thread *t;
+	struct ks_pair_vals *v;
+	int d;
+
+	if (!ks_is_target(id >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&pair_cfg, &pair);
+	if (!c)
+		return 0;
+	if (c->id_arg >= 0)
+		return ks_async_begin(ctx, c, pair, id);
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t || !ps) {
+		ks_count_drop(KS_DROP_NO_STORAGE);
+		return 0;
+	}
+	d = ks_push_frame(t, KS_PAIR_TAG | pair);
+	if (d < 0)
+		return 0;
+	v = &ps->v[d & (KS_MAX_DEPTH - 1)];
+	v->name[0] = 0;
+	ks_pair_read(ctx, c, KS_PAIR_FROM_BEGIN, v->name, v->ints, v->strs);
+	return 0;
+}
+
+SEC("usdt")
+int pair_end(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
+	const struct ks_pair_cfg *c;
+	struct ks_pair_span_rec *r;
+	struct ks_pair_stack *ps;
+	struct ks_pair_vals *v;
+	struct ks_thread *t;
+	__u32 top, found;
+
+	if (!ks_is_target(id >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&pair_cfg, &pair);
+	if (!c)
+		return 0;
+	if (c->id_arg >= 0)
+		return ks_async_end(ctx, c, pair, id);
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !ps || t->depth == 0) {
+		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return 0;
+	}
+	if (t->overflow) {
+		t->overflow--;
+		return 0;
+	}
+	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
+	found = ks_find_frame(t, KS_PAIR_TAG | pair);
+	if (found == KS_MAX_DEPTH) {
+		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return 0;
+	}
+	if (found != top) /* inner spans that never ended are abandoned */
+		ks_count_drops(KS_DROP_MISMATCHED_END, top - found);
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		ks_count_drop(KS_DROP_RINGBUF);
+		t->depth = found;
+		return 0;
+	}
+	ks_fill_from_frame(&r->span, t, found, KS_REC_PAIR_SPAN, sizeof(*r), id, now, 0);
+	v = &ps->v[found & (KS_MAX_DEPTH - 1)];
+	__builtin_memcpy(r->span.name, v->name, sizeof(r->span.name));
+	r->pair_id = pair;
+	r->async = 0;
+	__builtin_memcpy(r->ints, v->ints, sizeof(r->ints));
+	__builtin_memcpy(r->strs, v->strs, sizeof(r->strs));
+	ks_pair_read(ctx, c, KS_PAIR_FROM_END, r->span.name, r->ints, r->strs);
+	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
+	t->depth = found;
+	return 0;
+}
+
+SEC("usdt")
+int usdt_count(struct pt_regs *ctx)
+{
+	__u32 idx = (__u32)bpf_usdt_cookie(ctx);
+	__u64 *n;
+
+	if (!ks_is_target(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	n = bpf_map_lookup_elem(&usdt_counts, &idx);
+	if (n)
+		*n += 1;
+	return 0;
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collect/pairs.hpp"
+
+#include <cstring>
+
+namespace kernspan::collect {
+
+ks_pair_cfg pair_config(const probe::SpanSpec &spec) {
+  ks_pair_cfg c{};
+  c.name_arg = static_cast<__s8>(spec.name.index);
+  c.name_from = spec.name.from_end ? KS_PAIR_FROM_END : KS_PAIR_FROM_BEGIN;
+  c.id_arg = static_cast<__s8>(spec.id_arg);
+  c.nattrs = static_cast<__u8>(spec.attrs.size());
+  for (size_t i = 0; i < spec.attrs.size() && i < KS_PAIR_MAX_ATTRS; i++) {
+    const auto &a = spec.attrs[i].second;
+    c.attr_arg[i] = static_cast<__s8>(a.index);
+    c.attr_from[i] = a.from_end ? KS_PAIR_FROM_END : KS_PAIR_FROM_BEGIN;
+    c.attr_str[i] = a.is_string ? 1 : 0;
+  }
+  return c;
+}
+
+std::optional<core::Span> decode_pair_span(const void *data, size_t size,
+                                           const core::ClockOffset &clock,
+                                           const std::vector<probe::SpanSpec> &pairs,
+                                           DecodeError *err) {
+  ks_pair_span_rec r;
+  if (size < sizeof(r)) {
+    if (err != nullptr) {
+      *err = DecodeError::kShort;
+    }
+    return std::nullopt;
+  }
+  std::memcpy(&r, data, sizeof(r));
+  if (r.span.hdr.kind != KS_REC_PAIR_SPAN || r.pair_id >= pairs.size()) {
+    if (err != nullptr) {
+      *err = DecodeError::kBadKind;
+    }
+    return std::nullopt;
+  }
+  if (r.span.hdr.size != sizeof(r)) {
+    if (err != nullptr) {
+      *err = DecodeError::kBadSize;
+    }
+    return std::nullopt;
+  }
+  r.span.hdr.kind = KS_REC_SPAN;
+  r.span.hdr.size = sizeof(r.span);
+  auto span = decode_span(&r.span, sizeof(r.span), clock, err);
+  if (!span) {
+    return std::nullopt;
+  }
+  const auto &spec = pairs[r.pair_id];
+  if (spec.name.index < 0 || span->name.empty()) {
+    span->name = spec.name.index < 0 ? spec.literal_name : "<unreadable name>";
+  }
+  for (size_t i = 0; i < spec.attrs.size() && i < KS_PAIR_MAX_ATTRS; i++) {
+    const auto &[key, a] = spec.attrs[i];
+    if (a.is_string) {
+      span->attributes[key] = fixed_string(r.strs[i], sizeof(r.strs[i]));
+    } else {
+      span->attributes[key] = static_cast<int64_t>(r.ints[i]);
+    }
+  }
+  if (r.async != 0) {
+    span->attributes["kernspan.async"] = true;
+  }
+  return span;
+}
+
+} // namespace kernspan::collect

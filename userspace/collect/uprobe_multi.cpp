@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collect/uprobe_multi.hpp"
+
+#include "collect/collector.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstring>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace kernspan::collect {
+namespace {
+
+// union bpf_attr's link_create member with the uprobe_multi variant, laid out
+// as the kernel has it (checked against /sys/kernel/btf/vmlinux on 6.18:
+// `bpftool btf dump file /sys/kernel/btf/vmlinux format raw`, the anonymous
+// link_create struct of size 64 and its uprobe_multi struct of size 48).
+struct LinkCreateUprobeMulti {
+  uint32_t prog_fd;
+  uint32_t target_fd; // unused for uprobe_multi
+  uint32_t attach_type;
+  uint32_t flags; // link flags, none
+  uint64_t path;  // const char *
+  uint64_t offsets;
+  uint64_t ref_ctr_offsets;
+  uint64_t cookies;
+  uint32_t cnt;
+  uint32_t um_flags; // BPF_F_UPROBE_MULTI_RETURN
+  uint32_t pid;
+  uint32_t pad;
+};
+static_assert(offsetof(LinkCreateUprobeMulti, path) == 16);
+static_assert(offsetof(LinkCreateUprobeMulti, cookies) == 40);
+static_assert(offsetof(LinkCreateUprobeMulti, cnt) == 48);
+static_assert(offsetof(LinkCreateUprobeMulti, pid) == 56);
+static_assert(sizeof(LinkCreateUprobeMulti) == 64);
+
+} // namespace
+
+int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint64_t> offsets,
+                      std::span<const uint64_t> cookies, bool is_return, pid_t pid) {
+  if (offsets.empty() || offsets.size() != cookies.size()) {
+    return -EINVAL;
+  }
+  LinkCreateUprobeMulti a{};
+  a.prog_fd = static_cast<uint32_t>(prog_fd);
+  a.attach_type = kAttachUprobeMulti;
+  a.path = reinterpret_cast<uintptr_t>(path.c_str());
+  a.offsets = reinterpret_cast<uintptr_t>(offsets.data());
+  a.cookies = reinterpret_cast<uintptr_t>(cookies.data());
+  a.cnt = static_cast<uint32_t>(offsets.size());
+  a.um_flags = is_return ? kUprobeMultiReturn : 0;
+  a.pid = pid > 0 ? static_cast<uint32_t>(pid) : 0;
+  const long fd = syscall(SYS_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+void attach_function_probes(const Plan &plan, int prog_fd, bool is_return, std::vector<int> &fds) {
+  for (const auto &u : plan.uprobes) {
+    std::vector<uint64_t> offsets;
+    std::vector<uint64_t> cookies;
+    offsets.reserve(u.sites.size());
+    cookies.reserve(u.sites.size());
+    for (const auto &s : u.sites) {
+      offsets.push_back(s.offset);
+      cookies.push_back(s.probe_id | (static_cast<uint64_t>(s.nargs) << 32));
+    }
+    if (offsets.empty()) {
+      continue;
+    }
+    const int fd = uprobe_multi_link(prog_fd, u.object, offsets, cookies, is_return, u.pid);
+    if (fd < 0) {
+      if (u.pid > 0 && kill(u.pid, 0) != 0) {
+        throw CollectError("PID " + std::to_string(u.pid) + " exited while attaching");
+      }
+      std::string hint;
+      if (fd == -EINVAL || fd == -EOPNOTSUPP) {
+        hint = " (multi-uprobe links need Linux 6.6 or newer)";
+      }
+      throw CollectError("cannot attach " + std::to_string(offsets.size()) + " function " +
+                         (is_return ? "return" : "entry") + " probe(s) in " + u.object + ": " +
+                         std::strerror(-fd) + hint);
+    }
+    fds.push_back(fd);
+  }
+}
+
+} // namespace kernspan::collect

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Multi-uprobe links (BPF_TRACE_UPROBE_MULTI, Linux 6.6+) created with the
+// bpf() syscall directly: libbpf 1.1 has no wrapper. One link holds every
+// uprobe of one object in one direction, and closing it unregisters them all
+// behind a single RCU grace period, where perf-event uprobes wait for one
+// grace period each (~110 ms here, so minutes for a thousand).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <sys/types.h>
+
+namespace kernspan::collect {
+
+// The kernel's attach type value and return flag (include/uapi/linux/bpf.h);
+// Debian 12's headers predate them.
+constexpr uint32_t kAttachUprobeMulti = 48; // BPF_TRACE_UPROBE_MULTI
+constexpr uint32_t kUprobeMultiReturn = 1u; // BPF_F_UPROBE_MULTI_RETURN
+
+// Attach `prog_fd` (loaded with expected_attach_type kAttachUprobeMulti) to
+// the file offsets in `path`, with one cookie per offset. pid > 0 limits the
+// probes to that process (the kernel filters); pid <= 0: every process.
+// Returns the link fd, or -errno.
+int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint64_t> offsets,
+                      std::span<const uint64_t> cookies, bool is_return, pid_t pid);
+
+} // namespace kernspan::collect
+
+#include "collect/plan.hpp"
+
+#include <vector>
+
+namespace kernspan::collect {
+
+// Attach every object's function sites of the plan in one direction with
+// `prog_fd`, appending the link fds to `fds`. Throws CollectError (one line,
+// naming the object) on failure.
+void attach_function_probes(const Plan &plan, int prog_fd, bool is_return, std::vector<int> &fds);
+
+} // namespace kernspan::collect
