@@ -6,171 +6,19 @@
 #include <netdb.h>
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "exporters/utf8.hpp"
-#include "otlp_trace.pb.h"
 
 namespace kernspan::exporters {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Json = nlohmann::ordered_json;
-namespace pb = kernspan::otlp;
-
-constexpr uint32_t kFlagHasIsRemote = 0x100; // Span.flags bit 8
-constexpr uint32_t kFlagIsRemote = 0x200;    // Span.flags bit 9
-constexpr const char *kScopeName = "kernspan";
-constexpr const char *kScopeVersion = "0.1.0";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
     return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   });
   return s;
-}
-
-// 8 or 16 big-endian bytes, as OTLP carries ids.
-std::string id_bytes(uint64_t hi, uint64_t lo, bool wide) {
-  std::string out;
-  if (wide) {
-    for (int i = 7; i >= 0; i--) {
-      out.push_back(static_cast<char>((hi >> (i * 8)) & 0xFF));
-    }
-  }
-  for (int i = 7; i >= 0; i--) {
-    out.push_back(static_cast<char>((lo >> (i * 8)) & 0xFF));
-  }
-  return out;
-}
-
-// Everything a span carries as attributes, in the order documented.
-Attributes span_attributes(const core::Span &s) {
-  Attributes a;
-  a.reserve(s.attributes.size() + 24);
-  for (const auto &[k, v] : s.attributes) {
-    a.emplace_back(k, v);
-  }
-  a.emplace_back("thread.id", int64_t{s.tid});
-  a.emplace_back("thread.name", s.thread);
-  if (s.incomplete) {
-    a.emplace_back("kernspan.incomplete", true);
-  }
-  if (s.remote_parent) {
-    a.emplace_back("kernspan.remote_parent", true);
-  }
-  if (s.has_costs) {
-    core::for_each_cost(s.costs, [&](const char *key, uint64_t v) {
-      a.emplace_back(std::string("kernspan.") + key, static_cast<int64_t>(v));
-    });
-  }
-  return a;
-}
-
-void to_pb(const Attributes &attrs, google::protobuf::RepeatedPtrField<pb::KeyValue> *out) {
-  out->Reserve(static_cast<int>(attrs.size()));
-  for (const auto &[key, value] : attrs) {
-    pb::KeyValue *kv = out->Add();
-    kv->set_key(sanitize_utf8(key));
-    pb::AnyValue *v = kv->mutable_value();
-    std::visit(
-        [&](const auto &x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, int64_t>) {
-            v->set_int_value(x);
-          } else if constexpr (std::is_same_v<T, std::string>) {
-            v->set_string_value(sanitize_utf8(x));
-          } else if constexpr (std::is_same_v<T, bool>) {
-            v->set_bool_value(x);
-          } else {
-            v->set_double_value(x);
-          }
-        },
-        value);
-  }
-}
-
-Json to_json(const Attributes &attrs) {
-  Json out = Json::array();
-  for (const auto &[key, value] : attrs) {
-    Json v;
-    std::visit(
-        [&](const auto &x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, int64_t>) {
-            v["intValue"] = std::to_string(x);
-          } else if constexpr (std::is_same_v<T, std::string>) {
-            v["stringValue"] = sanitize_utf8(x);
-          } else if constexpr (std::is_same_v<T, bool>) {
-            v["boolValue"] = x;
-          } else {
-            v["doubleValue"] = x;
-          }
-        },
-        value);
-    out.push_back(Json{{"key", sanitize_utf8(key)}, {"value", std::move(v)}});
-  }
-  return out;
-}
-
-uint32_t span_flags(const core::Span &s) {
-  return kFlagHasIsRemote | (s.remote_parent ? kFlagIsRemote : 0);
-}
-
-std::string encode_protobuf(const std::vector<core::Span> &spans, const Attributes &resource) {
-  pb::ExportTraceServiceRequest req;
-  pb::ResourceSpans *rs = req.add_resource_spans();
-  to_pb(resource, rs->mutable_resource()->mutable_attributes());
-  pb::ScopeSpans *ss = rs->add_scope_spans();
-  ss->mutable_scope()->set_name(kScopeName);
-  ss->mutable_scope()->set_version(kScopeVersion);
-  ss->mutable_spans()->Reserve(static_cast<int>(spans.size()));
-  for (const core::Span &s : spans) {
-    pb::Span *p = ss->add_spans();
-    p->set_trace_id(id_bytes(s.trace_id.hi, s.trace_id.lo, true));
-    p->set_span_id(id_bytes(0, s.span_id, false));
-    if (s.parent_span_id != 0) {
-      p->set_parent_span_id(id_bytes(0, s.parent_span_id, false));
-    }
-    p->set_name(sanitize_utf8(s.name));
-    p->set_kind(pb::Span::SPAN_KIND_INTERNAL);
-    p->set_start_time_unix_nano(s.start_unix_nano);
-    p->set_end_time_unix_nano(s.end_unix_nano);
-    to_pb(span_attributes(s), p->mutable_attributes());
-    if (s.incomplete) {
-      p->mutable_status()->set_code(pb::Status::STATUS_CODE_ERROR);
-      p->mutable_status()->set_message("thread exited before the span ended");
-    }
-    p->set_flags(span_flags(s));
-  }
-  return req.SerializeAsString();
-}
-
-std::string encode_json(const std::vector<core::Span> &spans, const Attributes &resource) {
-  Json list = Json::array();
-  for (const core::Span &s : spans) {
-    Json j;
-    j["traceId"] = s.trace_id.hex();
-    j["spanId"] = core::span_id_hex(s.span_id);
-    if (s.parent_span_id != 0) {
-      j["parentSpanId"] = core::span_id_hex(s.parent_span_id);
-    }
-    j["name"] = sanitize_utf8(s.name);
-    j["kind"] = 1; // SPAN_KIND_INTERNAL
-    j["startTimeUnixNano"] = std::to_string(s.start_unix_nano);
-    j["endTimeUnixNano"] = std::to_string(s.end_unix_nano);
-    j["attributes"] = to_json(span_attributes(s));
-    if (s.incomplete) {
-      j["status"] = Json{{"message", "thread exited before the span ended"}, {"code", 2}};
-    }
-    j["flags"] = span_flags(s);
-    list.push_back(std::move(j));
-  }
-  Json scope = Json{{"name", kScopeName}, {"version", kScopeVersion}};
-  Json rs = Json{{"resource", Json{{"attributes", to_json(resource)}}},
-                 {"scopeSpans", Json::array({Json{{"scope", scope}, {"spans", std::move(list)}}})}};
-  Json req = Json{{"resourceSpans", Json::array({std::move(rs)})}};
-  return req.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // A collector's answer, one line and bounded, for the log.
@@ -269,12 +117,6 @@ void require_resolvable(const HttpEndpoint &e) {
                         gai_strerror(rc));
   }
   freeaddrinfo(res);
-}
-
-std::string encode_otlp(const std::vector<core::Span> &spans, const Attributes &resource,
-                        OtlpEncoding encoding) {
-  return encoding == OtlpEncoding::kProtobuf ? encode_protobuf(spans, resource)
-                                             : encode_json(spans, resource);
 }
 
 OtlpSink::OtlpSink(OtlpOptions options) : options_(std::move(options)) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/span.hpp"
+#include "exporters/otlp_encode.hpp"
 #include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
@@ -40,21 +41,6 @@ struct HttpEndpoint {
 HttpEndpoint parse_http_endpoint(const std::string &url, const std::string &default_path);
 // Throws EndpointError when the host does not resolve.
 void require_resolvable(const HttpEndpoint &e);
-
-using Attributes = std::vector<std::pair<std::string, core::AttrValue>>;
-
-enum class OtlpEncoding { kProtobuf, kJson };
-
-// One export request for `spans` (strings UTF-8-repaired): a single
-// ResourceSpans with `resource`, one ScopeSpans (scope "kernspan").
-// Span attributes: the span's own, thread.id, thread.name, and under
-// kernspan.*: incomplete, remote_parent, and every cost (kernspan.cpu_ns,
-// …, the keys of core::for_each_cost) when has_costs. Kind INTERNAL; status
-// ERROR for incomplete spans, else UNSET; flags mark remote parents (bits 8
-// and 9 of Span.flags). JSON follows the OTLP/JSON mapping: lowerCamelCase
-// keys, hex ids, 64-bit integers as decimal strings, enums as numbers.
-std::string encode_otlp(const std::vector<core::Span> &spans, const Attributes &resource,
-                        OtlpEncoding encoding);
 
 struct OtlpOptions {
   HttpEndpoint endpoint;

@@ -19,8 +19,10 @@
 namespace kernspan::cli {
 
 struct SinkOptions {
-  std::string prometheus; // [ADDR:]PORT, empty: no metrics endpoint
-  std::string service;    // empty: the target's comm
+  std::string output;           // -o FILE, empty: none
+  std::string format = "jsonl"; // of FILE: jsonl, otlp-json, chrome, influx
+  std::string prometheus;       // [ADDR:]PORT, empty: no metrics endpoint
+  std::string service;          // empty: the target's comm
   size_t max_span_names = 1000;
   std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
   std::string otlp_encoding = "protobuf"; // or json
@@ -53,7 +55,8 @@ private:
 };
 
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
-// Throws (one-line what()) on a port in use or a malformed address.
+// Throws (one-line what()) on a port in use, a malformed address or URL, or
+// a file that cannot be written.
 SinkSet make_sinks(const SinkOptions &o, pid_t pid,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks);
 
