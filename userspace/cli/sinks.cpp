@@ -39,6 +39,9 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
       ->check(CLI::IsMember({"protobuf", "json"}))
       ->capture_default_str();
   cmd.add_flag("--otlp-gzip", o.otlp_gzip, "gzip OTLP request bodies");
+  cmd.add_option("--zipkin", o.zipkin,
+                 "post spans as Zipkin v2 JSON to URL (e.g. http://localhost:9411; /api/v2/spans "
+                 "is appended unless URL has a path)");
 }
 
 namespace {
@@ -105,6 +108,24 @@ std::string otlp_traces_url(const std::string &flag, std::string *source) {
   return "";
 }
 
+void validate_sink_options(const SinkOptions &o) {
+  if (!exporters::parse_file_format(o.format)) {
+    throw std::runtime_error("unknown --format '" + o.format +
+                             "': use jsonl, otlp-json, chrome or influx");
+  }
+  if (!o.prometheus.empty()) {
+    (void)exporters::parse_listen_address(o.prometheus);
+  }
+  std::string source;
+  const std::string otlp_url = otlp_traces_url(o.otlp, &source);
+  if (!otlp_url.empty()) {
+    exporters::require_resolvable(exporters::parse_http_endpoint(otlp_url, "/v1/traces"));
+  }
+  if (!o.zipkin.empty()) {
+    exporters::require_resolvable(exporters::parse_http_endpoint(o.zipkin, "/api/v2/spans"));
+  }
+}
+
 SinkSet make_sinks(const SinkOptions &o, pid_t pid,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
   SinkSet set;
@@ -154,6 +175,14 @@ SinkSet make_sinks(const SinkOptions &o, pid_t pid,
     sinks.push_back(std::make_unique<exporters::OtlpSink>(std::move(opt)));
     std::fprintf(stderr, "kernspan: sending OTLP traces to %s (%s, from %s)\n", otlp_url.c_str(),
                  o.otlp_encoding.c_str(), source.c_str());
+  }
+  if (!o.zipkin.empty()) {
+    exporters::ZipkinOptions opt;
+    opt.endpoint = exporters::parse_http_endpoint(o.zipkin, "/api/v2/spans");
+    exporters::require_resolvable(opt.endpoint);
+    opt.service = service;
+    std::fprintf(stderr, "kernspan: sending Zipkin spans to %s\n", opt.endpoint.url().c_str());
+    sinks.push_back(std::make_unique<exporters::ZipkinSink>(opt));
   }
   return set;
 }

@@ -15,6 +15,7 @@
 #include "exporters/otlp.hpp"
 #include "exporters/prometheus.hpp"
 #include "exporters/sink.hpp"
+#include "exporters/zipkin.hpp"
 
 namespace kernspan::cli {
 
@@ -27,6 +28,7 @@ struct SinkOptions {
   std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
   std::string otlp_encoding = "protobuf"; // or json
   bool otlp_gzip = false;
+  std::string zipkin; // Zipkin server URL; empty: none
 };
 
 // The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
@@ -53,6 +55,11 @@ private:
   exporters::PrometheusSink *prometheus_ = nullptr;
   std::unique_ptr<exporters::MetricsServer> server_;
 };
+
+// Checks what can be checked without side effects (file format, listen
+// address, URLs and their hosts), so bad input fails before tracing
+// begins; throws with a one-line what().
+void validate_sink_options(const SinkOptions &o);
 
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
 // Throws (one-line what()) on a port in use, a malformed address or URL, or

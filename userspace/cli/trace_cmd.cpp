@@ -82,6 +82,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
 
 int run_trace(const TraceOptions &o, const Globals &g) {
   const auto t0 = std::chrono::steady_clock::now();
+  validate_sink_options(o.sinks);
   require_process(o.pid);
   collect::check_environment();
   if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0) {
