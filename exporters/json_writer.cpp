@@ -110,6 +110,11 @@ void JsonWriter::value(int64_t v) {
   out_.append(buf, r.ptr);
 }
 
+void JsonWriter::raw(std::string_view json) {
+  comma();
+  out_.append(json);
+}
+
 void JsonWriter::value(bool v) {
   comma();
   out_ += v ? "true" : "false";

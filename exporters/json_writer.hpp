@@ -17,6 +17,8 @@ public:
 
   void begin_object() { open('{'); }
   void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
   // An object member's key; the value follows with one of the calls below.
   void key(std::string_view k);
   void value(std::string_view s);
@@ -26,6 +28,9 @@ public:
   void value(uint32_t v) { value(uint64_t{v}); }
   void value(bool v);
   void value(double v);
+  // A value already in JSON form (e.g. an exact decimal "1.500"), appended
+  // as is: the caller guarantees it is valid JSON.
+  void raw(std::string_view json);
 
   // Append `s` as a quoted JSON string (exposed for tests).
   static void append_string(std::string &out, std::string_view s);

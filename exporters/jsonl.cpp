@@ -105,6 +105,10 @@ void JsonlSink::flush() {
   }
 }
 
+void JsonlSink::add_drops(core::DropCounts &out) const {
+  out.add("jsonl_write_failed", write_errors_);
+}
+
 void JsonlSink::close() {
   if (file_ == nullptr) {
     return;

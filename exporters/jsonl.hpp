@@ -25,6 +25,7 @@ public:
   void on_span(const core::Span &span) override;
   void flush() override;
   void close() override;
+  void add_drops(core::DropCounts &out) const override; // jsonl_write_failed
 
   // Lines that could not be written (disk full, closed file).
   [[nodiscard]] uint64_t write_errors() const { return write_errors_; }

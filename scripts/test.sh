@@ -12,6 +12,9 @@ scripts/lint.sh
 # The OpenTelemetry JS decoder the OTLP tests check our bodies with, pinned
 # by its package-lock.json.
 (cd tests/otlp-decoder && npm ci --no-audit --no-fund --loglevel=error)
+# Independent readers of other outputs: Chrome traces, and Zipkin v2 JSON
+# through the zipkin package's own span model.
+(cd tests/checks && npm ci --no-audit --no-fund --loglevel=error)
 
 BUILD_DIR=build scripts/build.sh
 BUILD_DIR=build scripts/tidy.sh

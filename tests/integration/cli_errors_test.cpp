@@ -36,6 +36,21 @@ TEST(CliErrors, UnknownFlag) {
   expect_one_line_error(run({KERNSPAN_BIN, "frobnicate"}), 2, "frobnicate");
 }
 
+// Sink flags are checked before anything else, so no root is needed here.
+TEST(CliErrors, MalformedUrlsFailBeforeTracing) {
+  expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--zipkin", "localhost:9411"}), 1,
+                        "bad URL 'localhost:9411': expected http://HOST[:PORT][/PATH]");
+  expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--zipkin", "http://h:99999"}), 1,
+                        "port must be a number 1-65535");
+  expect_one_line_error(
+      run({KERNSPAN_BIN, "trace", "-p", "1", "--zipkin", "http://no-such-host.invalid"}), 1,
+      "cannot resolve host 'no-such-host.invalid'");
+  expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--otlp", "ftp://h/"}), 1,
+                        "scheme must be http or https");
+  expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--prometheus", "1.2.3:x"}), 1,
+                        "bad listen address '1.2.3:x'");
+}
+
 TEST(CliErrors, ProcessWithoutProbesNamesWhatWasSearched) {
   KS_REQUIRE_ROOT();
   Proc sleeper = spawn({"/bin/sleep", "30"});

@@ -30,13 +30,10 @@ int free_port() {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(a);
-  if (bind(s, reinterpret_cast<sockaddr *>(&a), len) != 0 ||
-      getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
-    close(s);
-    return 0;
-  }
+  const bool ok = bind(s, reinterpret_cast<sockaddr *>(&a), len) == 0 &&
+                  getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) == 0;
   close(s);
-  return ntohs(a.sin_port);
+  return ok ? ntohs(a.sin_port) : -1;
 }
 
 // The port kernspan printed in "serving metrics on http://127.0.0.1:PORT/metrics".

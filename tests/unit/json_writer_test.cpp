@@ -64,5 +64,26 @@ TEST(JsonWriter, ObjectsNumbersAndRoundTrip) {
   EXPECT_EQ(j["o"]["k"], "v\xEF\xBF\xBD");
 }
 
+TEST(JsonWriter, ArraysNestAndSeparate) {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("a");
+  w.begin_array();
+  w.value(uint64_t{1});
+  w.begin_object();
+  w.key("k");
+  w.begin_array();
+  w.end_array();
+  w.end_object();
+  w.raw("2.500");
+  w.end_array();
+  w.key("z");
+  w.value(true);
+  w.end_object();
+  EXPECT_EQ(out, R"({"a":[1,{"k":[]},2.500],"z":true})");
+  EXPECT_TRUE(nlohmann::json::accept(out));
+}
+
 } // namespace
 } // namespace kernspan::exporters

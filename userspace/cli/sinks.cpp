@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/sinks.hpp"
 
+#include "exporters/file_sinks.hpp"
+#include "exporters/jsonl.hpp"
 #include "probe/proc_maps.hpp"
 
 #include <climits>
@@ -8,11 +10,20 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <unistd.h>
 
 namespace kernspan::cli {
 
 void add_sink_options(CLI::App &cmd, SinkOptions &o) {
+  auto *output = cmd.add_option("-o,--output", o.output, "write spans to FILE (see --format)");
+  cmd.add_option("--format", o.format,
+                 "format of -o FILE: jsonl (JSON Lines), otlp-json (OTLP/JSON requests, one per "
+                 "line, as the OpenTelemetry Collector's file receiver reads), chrome (Chrome "
+                 "Trace Event JSON for Perfetto UI), influx (InfluxDB line protocol)")
+      ->check(CLI::IsMember({"jsonl", "otlp-json", "chrome", "influx"}))
+      ->needs(output)
+      ->capture_default_str();
   cmd.add_option("--prometheus", o.prometheus,
                  "serve Prometheus metrics on [ADDR:]PORT/metrics (ADDR defaults to "
                  "127.0.0.1; PORT 0 picks a free port)");
@@ -28,6 +39,9 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
       ->check(CLI::IsMember({"protobuf", "json"}))
       ->capture_default_str();
   cmd.add_flag("--otlp-gzip", o.otlp_gzip, "gzip OTLP request bodies");
+  cmd.add_option("--zipkin", o.zipkin,
+                 "post spans as Zipkin v2 JSON to URL (e.g. http://localhost:9411; /api/v2/spans "
+                 "is appended unless URL has a path)");
 }
 
 namespace {
@@ -94,11 +108,51 @@ std::string otlp_traces_url(const std::string &flag, std::string *source) {
   return "";
 }
 
+void validate_sink_options(const SinkOptions &o) {
+  if (!exporters::parse_file_format(o.format)) {
+    throw std::runtime_error("unknown --format '" + o.format +
+                             "': use jsonl, otlp-json, chrome or influx");
+  }
+  if (!o.prometheus.empty()) {
+    (void)exporters::parse_listen_address(o.prometheus);
+  }
+  std::string source;
+  const std::string otlp_url = otlp_traces_url(o.otlp, &source);
+  if (!otlp_url.empty()) {
+    exporters::require_resolvable(exporters::parse_http_endpoint(otlp_url, "/v1/traces"));
+  }
+  if (!o.zipkin.empty()) {
+    exporters::require_resolvable(exporters::parse_http_endpoint(o.zipkin, "/api/v2/spans"));
+  }
+}
+
 SinkSet make_sinks(const SinkOptions &o, pid_t pid,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
   SinkSet set;
   set.sinks_ = &sinks;
   const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
+  if (!o.output.empty()) {
+    const auto format = exporters::parse_file_format(o.format);
+    if (!format) {
+      throw std::runtime_error("unknown --format '" + o.format +
+                               "': use jsonl, otlp-json, chrome or influx");
+    }
+    switch (*format) {
+    case exporters::FileFormat::kJsonl:
+      sinks.push_back(std::make_unique<exporters::JsonlSink>(o.output));
+      break;
+    case exporters::FileFormat::kOtlpJson:
+      sinks.push_back(
+          std::make_unique<exporters::OtlpJsonFileSink>(o.output, resource_of(pid, service)));
+      break;
+    case exporters::FileFormat::kChrome:
+      sinks.push_back(std::make_unique<exporters::ChromeTraceSink>(o.output, service));
+      break;
+    case exporters::FileFormat::kInflux:
+      sinks.push_back(std::make_unique<exporters::InfluxSink>(o.output, service));
+      break;
+    }
+  }
   if (!o.prometheus.empty()) {
     const auto addr = exporters::parse_listen_address(o.prometheus);
     auto prom = std::make_unique<exporters::PrometheusSink>(
@@ -121,6 +175,14 @@ SinkSet make_sinks(const SinkOptions &o, pid_t pid,
     sinks.push_back(std::make_unique<exporters::OtlpSink>(std::move(opt)));
     std::fprintf(stderr, "kernspan: sending OTLP traces to %s (%s, from %s)\n", otlp_url.c_str(),
                  o.otlp_encoding.c_str(), source.c_str());
+  }
+  if (!o.zipkin.empty()) {
+    exporters::ZipkinOptions opt;
+    opt.endpoint = exporters::parse_http_endpoint(o.zipkin, "/api/v2/spans");
+    exporters::require_resolvable(opt.endpoint);
+    opt.service = service;
+    std::fprintf(stderr, "kernspan: sending Zipkin spans to %s\n", opt.endpoint.url().c_str());
+    sinks.push_back(std::make_unique<exporters::ZipkinSink>(opt));
   }
   return set;
 }

@@ -15,16 +15,20 @@
 #include "exporters/otlp.hpp"
 #include "exporters/prometheus.hpp"
 #include "exporters/sink.hpp"
+#include "exporters/zipkin.hpp"
 
 namespace kernspan::cli {
 
 struct SinkOptions {
-  std::string prometheus; // [ADDR:]PORT, empty: no metrics endpoint
-  std::string service;    // empty: the target's comm
+  std::string output;           // -o FILE, empty: none
+  std::string format = "jsonl"; // of FILE: jsonl, otlp-json, chrome, influx
+  std::string prometheus;       // [ADDR:]PORT, empty: no metrics endpoint
+  std::string service;          // empty: the target's comm
   size_t max_span_names = 1000;
   std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
   std::string otlp_encoding = "protobuf"; // or json
   bool otlp_gzip = false;
+  std::string zipkin; // Zipkin server URL; empty: none
 };
 
 // The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
@@ -52,8 +56,14 @@ private:
   std::unique_ptr<exporters::MetricsServer> server_;
 };
 
+// Checks what can be checked without side effects (file format, listen
+// address, URLs and their hosts), so bad input fails before tracing
+// begins; throws with a one-line what().
+void validate_sink_options(const SinkOptions &o);
+
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
-// Throws (one-line what()) on a port in use or a malformed address.
+// Throws (one-line what()) on a port in use, a malformed address or URL, or
+// a file that cannot be written.
 SinkSet make_sinks(const SinkOptions &o, pid_t pid,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks);
 

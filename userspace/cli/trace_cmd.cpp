@@ -8,7 +8,6 @@
 #include "collect/plan.hpp"
 #include "core/stats.hpp"
 #include "exporters/console.hpp"
-#include "exporters/jsonl.hpp"
 #include "exporters/summary.hpp"
 #include "probe/error.hpp"
 #include "probe/proc_maps.hpp"
@@ -27,7 +26,6 @@ namespace {
 struct TraceOptions {
   pid_t pid = 0;
   double duration_s = 0;
-  std::string output;
   bool quiet = false;
   uint32_t ringbuf_mb = 4;
   SinkOptions sinks;
@@ -96,6 +94,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
 
 int run_trace(const TraceOptions &o, const Globals &g) {
   const auto t0 = std::chrono::steady_clock::now();
+  validate_sink_options(o.sinks);
   require_process(o.pid);
   collect::check_environment();
   if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0) {
@@ -107,9 +106,6 @@ int run_trace(const TraceOptions &o, const Globals &g) {
   std::vector<std::unique_ptr<exporters::Sink>> sinks;
   if (!o.quiet) {
     sinks.push_back(std::make_unique<exporters::ConsoleSink>(stdout));
-  }
-  if (!o.output.empty()) {
-    sinks.push_back(std::make_unique<exporters::JsonlSink>(o.output));
   }
   SinkSet sink_set = make_sinks(o.sinks, o.pid, sinks);
 
@@ -166,7 +162,6 @@ Runner add_trace(CLI::App &app) {
                   "stop after SECONDS (default: until Ctrl-C "
                   "or the process exits)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("-o,--output", opts->output, "write spans to FILE as JSON Lines");
   cmd->add_flag("-q,--quiet", opts->quiet, "do not print each span, only the summary");
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
       ->capture_default_str();
