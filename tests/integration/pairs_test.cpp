@@ -105,8 +105,8 @@ TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
   KS_REQUIRE_ROOT();
   const PairRun r = trace_ready({ASYNC_BIN, "--jobs", "200"},
                                 {"--span",
-                                 "kernspan:job_start..kernspan:job_done,id=arg0,name=arg1,"
-                                 "attr.job=arg0,attr.status=end.arg1",
+                                 std::string("kernspan:job_start..kernspan:job_done,id=arg0,"
+                                             "name=arg1,attr.job=arg0,attr.status=end.arg1"),
                                  "--usdt", "kernspan:job_start", "--usdt", "kernspan:job_done"});
   ASSERT_EQ(r.prog_status, 0);
   ASSERT_EQ(r.ks_status, 0) << r.ks_err;

@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-struct FnRun {
+struct FnRun { // NOLINT(bugprone-exception-escape): test data
   int prog_status = -1;
   int ks_status = -1;
   std::vector<json> spans;

@@ -480,7 +480,9 @@ struct Collector::Impl {
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }
-      LIBBPF_OPTS(bpf_usdt_opts, uopts, .usdt_cookie = u.cookie);
+      bpf_usdt_opts uopts{}; // not LIBBPF_OPTS: a C99 compound literal
+      uopts.sz = sizeof(uopts);
+      uopts.usdt_cookie = u.cookie;
       bpf_link *l = bpf_program__attach_usdt(prog, u.pid, u.object.c_str(), u.provider.c_str(),
                                              u.name.c_str(), &uopts);
       if (l == nullptr) {

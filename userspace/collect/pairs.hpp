@@ -11,8 +11,8 @@
 namespace kernspan::collect {
 
 static_assert(sizeof(ks_pair_cfg) == 20, "ks_pair_cfg layout changed");
-static_assert(sizeof(ks_pair_span_rec) == sizeof(ks_span_rec) + 8 + 8 * KS_PAIR_MAX_ATTRS +
-                                              KS_PAIR_MAX_ATTRS * KS_PAIR_STR_LEN,
+static_assert(sizeof(ks_pair_span_rec) == sizeof(ks_span_rec) + 8 + size_t{8} * KS_PAIR_MAX_ATTRS +
+                                              size_t{KS_PAIR_MAX_ATTRS} * KS_PAIR_STR_LEN,
               "ks_pair_span_rec layout changed");
 
 ks_pair_cfg pair_config(const probe::SpanSpec &spec);

@@ -26,7 +26,7 @@ static_assert(sizeof(ks_span_rec) ==
 static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
 
 static_assert(sizeof(ks_thread_rec) == 8 + 8 + KS_COMM_LEN + 128, "ks_thread_rec layout changed");
-static_assert(sizeof(ks_fn_span_rec) == sizeof(ks_span_rec) + 8 + 8 * KS_FN_MAX_ARGS + 8,
+static_assert(sizeof(ks_fn_span_rec) == sizeof(ks_span_rec) + 8 + size_t{8} * KS_FN_MAX_ARGS + 8,
               "ks_fn_span_rec layout changed: update both sides");
 static_assert(offsetof(ks_fn_span_rec, probe_id) == sizeof(ks_span_rec), "ks_fn_span_rec layout");
 
