@@ -10,6 +10,8 @@
 #include "maps.bpf.h"
 #include "costs.bpf.h"
 
+/* For async pairs, which may run on a thread without storage; frames on a
+ * thread's stack take ids from its generator (ks_next_id). */
 static __always_inline __u64 ks_frames_rand64(void)
 {
 	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
@@ -34,11 +36,11 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
 	}
 	f = &t->frames[d & (KS_MAX_DEPTH - 1)];
 	f->name_ptr = key;
-	f->span_id = ks_frames_rand64();
+	f->span_id = ks_next_id(t);
 	f->flags = 0;
 	if (d == 0) {
-		f->trace_id_hi = ks_frames_rand64();
-		f->trace_id_lo = ks_frames_rand64();
+		f->trace_id_hi = ks_next_id(t);
+		f->trace_id_lo = ks_next_id(t);
 		f->parent_span_id = 0;
 	} else {
 		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
