@@ -12,6 +12,7 @@ PKGS=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   systemtap-sdt-dev binutils procps iproute2 time
   prometheus bpftrace libbpf-tools
+  python3.11-minimal
   clang-format clang-tidy
 )
 # Needed as commands, whatever package provides them (a machine may carry

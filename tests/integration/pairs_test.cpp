@@ -133,9 +133,7 @@ TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
 class PairErrors : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (geteuid() != 0) {
-      GTEST_SKIP() << "needs root to load BPF programs (run the suite with sudo)";
-    }
+    KS_REQUIRE_ROOT();
     prog_ = spawn({ASYNC_BIN});
     ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
   }

@@ -194,9 +194,7 @@ TEST(Uprobes, ListByProcessFindsLibraryFunctions) {
 class UprobeErrors : public ::testing::Test {
 protected:
   void SetUp() override {
-    if (geteuid() != 0) {
-      GTEST_SKIP() << "needs root to load BPF programs (run the suite with sudo)";
-    }
+    KS_REQUIRE_ROOT();
     prog_ = spawn({UPROBES_BIN});
     ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
   }
