@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <thread>
 #include <unistd.h>
 
 namespace kernspan::cli {
@@ -185,6 +186,17 @@ SinkSet make_sinks(const SinkOptions &o, pid_t pid,
     sinks.push_back(std::make_unique<exporters::ZipkinSink>(opt));
   }
   return set;
+}
+
+void close_all(std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
+  std::vector<std::thread> closers;
+  closers.reserve(sinks.size());
+  for (auto &sink : sinks) {
+    closers.emplace_back([s = sink.get()] { s->close(); });
+  }
+  for (auto &t : closers) {
+    t.join();
+  }
 }
 
 core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) const {

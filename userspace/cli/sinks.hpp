@@ -61,6 +61,10 @@ private:
 // begins; throws with a one-line what().
 void validate_sink_options(const SinkOptions &o);
 
+// close() every sink at once, each on its own thread, and wait for all:
+// two dead collectors then cost one shutdown deadline, not two.
+void close_all(std::vector<std::unique_ptr<exporters::Sink>> &sinks);
+
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
 // Throws (one-line what()) on a port in use, a malformed address or URL, or
 // a file that cannot be written.

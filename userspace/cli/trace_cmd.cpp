@@ -121,9 +121,7 @@ int run_trace(const TraceOptions &o, const Globals &g) {
         }
         sink_set.update_health(collector->records(), collector->drops());
       });
-  for (auto &sink : sinks) {
-    sink->close();
-  }
+  close_all(sinks);
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
   sink_set.update_health(collector->records(), collector->drops());
