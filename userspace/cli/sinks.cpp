@@ -4,6 +4,7 @@
 #include "exporters/file_sinks.hpp"
 #include "exporters/jsonl.hpp"
 #include "probe/proc_maps.hpp"
+#include "probe/proc_stats.hpp"
 
 #include <climits>
 #include <cstdio>
@@ -131,6 +132,7 @@ SinkSet make_sinks(const SinkOptions &o, pid_t pid,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
   SinkSet set;
   set.sinks_ = &sinks;
+  set.targets_ = {pid};
   const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
   if (!o.output.empty()) {
     const auto format = exporters::parse_file_format(o.format);
@@ -209,10 +211,22 @@ core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) con
   return all;
 }
 
-void SinkSet::update_health(uint64_t records, const core::DropCounts &collector_drops) {
-  if (prometheus_ != nullptr) {
-    prometheus_->set_health({records, all_drops(collector_drops)});
+void SinkSet::update_health(const collect::Collector &collector) {
+  if (prometheus_ == nullptr) {
+    return;
   }
+  exporters::Health h;
+  h.records_received = collector.records();
+  h.drops = all_drops(collector.drops());
+  h.ringbuf = collector.ringbuf_fill();
+  h.bpf_stats_enabled = collector.bpf_stats_enabled();
+  h.programs = collector.program_stats();
+  for (const pid_t pid : targets_) {
+    if (auto u = probe::read_process_usage(pid)) {
+      h.processes.push_back(*u);
+    }
+  }
+  prometheus_->set_health(h);
 }
 
 } // namespace kernspan::cli

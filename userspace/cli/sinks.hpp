@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "collect/collector.hpp"
 #include "core/stats.hpp"
 #include "exporters/metrics_server.hpp"
 #include "exporters/otlp.hpp"
@@ -42,9 +43,11 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o);
 // those sinks (the server renders from one of them).
 class SinkSet {
 public:
-  // Refresh what /metrics shows of kernspan's own health: the collector's
-  // counters plus every sink's drops.
-  void update_health(uint64_t records, const core::DropCounts &collector_drops);
+  // Refresh what /metrics shows of kernspan's own health (the collector's
+  // counters, ring-buffer fill and BPF program stats, plus every sink's
+  // drops) and of the targets' resource use (/proc). A no-op without
+  // --prometheus.
+  void update_health(const collect::Collector &collector);
   // collector_drops plus every sink's drops, for the summary.
   [[nodiscard]] core::DropCounts all_drops(const core::DropCounts &collector_drops) const;
 
@@ -53,6 +56,7 @@ private:
                             std::vector<std::unique_ptr<exporters::Sink>> &sinks);
   const std::vector<std::unique_ptr<exporters::Sink>> *sinks_ = nullptr;
   exporters::PrometheusSink *prometheus_ = nullptr;
+  std::vector<pid_t> targets_;
   std::unique_ptr<exporters::MetricsServer> server_;
 };
 

@@ -52,6 +52,7 @@ collect::Plan make_plan(const TraceOptions &o, const Globals &g, size_t *objects
   plan.duration_s = o.duration_s;
   plan.verbose = g.verbose;
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
+  plan.bpf_stats = !o.sinks.prometheus.empty(); // someone will read them
   for (const auto &obj : found) {
     // probe name -> do all its sites pass arguments in the pinned registers?
     std::map<std::string, bool> names;
@@ -119,12 +120,12 @@ int run_trace(const TraceOptions &o, const Globals &g) {
         for (auto &sink : sinks) {
           sink->flush();
         }
-        sink_set.update_health(collector->records(), collector->drops());
+        sink_set.update_health(*collector);
       });
   close_all(sinks);
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
-  sink_set.update_health(collector->records(), collector->drops());
+  sink_set.update_health(*collector);
   exporters::print_summary(stdout, stats, sink_set.all_drops(collector->drops()), {});
   std::fflush(stdout);
   return 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "collect/plan.hpp"
+#include "core/health.hpp"
 #include "core/span.hpp"
 #include "core/stats.hpp"
 
@@ -55,6 +56,14 @@ public:
   [[nodiscard]] size_t attached() const;
   [[nodiscard]] double attach_ms() const;
   [[nodiscard]] const std::string &variant() const; // "tp_btf" or "raw_tp"
+
+  // The span ring buffer's fill now, and the most seen before a drain.
+  [[nodiscard]] core::RingbufFill ringbuf_fill() const;
+  // Run time and run count of each loaded program (zeros unless BPF stats
+  // are on: Plan::bpf_stats, or sysctl kernel.bpf_stats_enabled=1).
+  [[nodiscard]] std::vector<core::BpfProgramStats> program_stats() const;
+  // Whether the kernel is counting BPF run time now.
+  [[nodiscard]] bool bpf_stats_enabled() const;
 
   struct Impl;
 

@@ -27,6 +27,11 @@ struct Plan {
   double duration_s = 0; // 0: until stopped or the targets exit
   bool costs = false;    // load the per-thread cost programs
   bool verbose = false;  // libbpf debug output
+  // Turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) while
+  // the collector lives, so program_stats() has run time and run counts.
+  // The kernel then times every BPF program on the machine (~20 ns a run),
+  // so only when someone reads them (e.g. /metrics).
+  bool bpf_stats = false;
 };
 
 } // namespace kernspan::collect
