@@ -128,11 +128,12 @@ void validate_sink_options(const SinkOptions &o) {
   }
 }
 
-SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
   SinkSet set;
   set.sinks_ = &sinks;
-  set.targets_ = {pid};
+  set.targets_ = pids;
+  const pid_t pid = pids.at(0);
   const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
   if (!o.output.empty()) {
     const auto format = exporters::parse_file_format(o.format);

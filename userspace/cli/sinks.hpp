@@ -52,7 +52,7 @@ public:
   [[nodiscard]] core::DropCounts all_drops(const core::DropCounts &collector_drops) const;
 
 private:
-  friend SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+  friend SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                             std::vector<std::unique_ptr<exporters::Sink>> &sinks);
   const std::vector<std::unique_ptr<exporters::Sink>> *sinks_ = nullptr;
   exporters::PrometheusSink *prometheus_ = nullptr;
@@ -70,9 +70,11 @@ void validate_sink_options(const SinkOptions &o);
 void close_all(std::vector<std::unique_ptr<exporters::Sink>> &sinks);
 
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
+// The first PID names the service and the OTLP resource by default; /metrics
+// shows the resource use of all of them.
 // Throws (one-line what()) on a port in use, a malformed address or URL, or
 // a file that cannot be written.
-SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks);
 
 } // namespace kernspan::cli

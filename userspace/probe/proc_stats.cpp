@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "probe/proc_stats.hpp"
 
+#include "probe/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -94,6 +100,32 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
     closedir(d);
   }
   return u;
+}
+
+std::vector<pid_t> processes_running(const std::string &path) {
+  struct stat want {};
+  if (stat(path.c_str(), &want) != 0) {
+    throw ProbeError("cannot find " + path + ": " + std::strerror(errno));
+  }
+  std::vector<pid_t> out;
+  DIR *d = opendir("/proc");
+  if (d == nullptr) {
+    throw ProbeError(std::string("cannot list /proc: ") + std::strerror(errno));
+  }
+  while (const dirent *e = readdir(d)) {
+    const char *name = e->d_name;
+    if (name[0] < '1' || name[0] > '9') {
+      continue;
+    }
+    struct stat got {};
+    if (stat((std::string("/proc/") + name + "/exe").c_str(), &got) == 0 &&
+        got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
+      out.push_back(static_cast<pid_t>(std::atoi(name)));
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 } // namespace kernspan::probe

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 #include "core/health.hpp"
 
@@ -26,5 +27,10 @@ std::optional<uint64_t> parse_schedstat_wait(const std::string &text);
 // kernel.task_delayacct=1 or the delayacct boot option), else it stays 0.
 // nullopt when the process is gone.
 std::optional<core::ProcessUsage> read_process_usage(pid_t pid);
+
+// Live processes whose executable is the file at `path` (same device and
+// inode as /proc/PID/exe), in PID order; throws ProbeError if `path` does
+// not exist.
+std::vector<pid_t> processes_running(const std::string &path);
 
 } // namespace kernspan::probe
