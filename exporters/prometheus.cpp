@@ -226,6 +226,86 @@ std::string PrometheusSink::render(ExpositionFormat format) const {
   return out;
 }
 
+namespace {
+
+// kernspan's own health and its targets' resource use.
+void render_health(Writer &w, const Health &h, const std::string &svc) {
+  if (h.ringbuf.known) {
+    w.family("kernspan_ringbuf_size_bytes", "gauge", "bytes",
+             "Size of the span ring buffer's data area.");
+    w.line("kernspan_ringbuf_size_bytes ", u64(h.ringbuf.size_bytes));
+    w.family("kernspan_ringbuf_used_bytes", "gauge", "bytes",
+             "Bytes in the span ring buffer not yet consumed, at the last look.");
+    w.line("kernspan_ringbuf_used_bytes ", u64(h.ringbuf.used_bytes));
+    w.family("kernspan_ringbuf_used_max_bytes", "gauge", "bytes",
+             "Most bytes seen in the span ring buffer just before a drain.");
+    w.line("kernspan_ringbuf_used_max_bytes ", u64(h.ringbuf.max_used_bytes));
+  }
+  w.family("kernspan_bpf_stats_enabled", "gauge", "",
+           "1 while the kernel counts BPF program run time (BPF_ENABLE_STATS).");
+  w.line("kernspan_bpf_stats_enabled ", h.bpf_stats_enabled ? "1" : "0");
+  if (!h.programs.empty()) {
+    w.family("kernspan_bpf_program_run_seconds", "counter", "seconds",
+             "Time the kernel spent running each of kernspan's BPF programs.");
+    for (const auto &p : h.programs) {
+      w.line("kernspan_bpf_program_run_seconds_total{program=\"", escape_label_value(p.name),
+             "\"} ", format_double(seconds(p.run_time_ns)));
+    }
+    w.family("kernspan_bpf_program_runs", "counter", "",
+             "Runs of each of kernspan's BPF programs.");
+    for (const auto &p : h.programs) {
+      w.line("kernspan_bpf_program_runs_total{program=\"", escape_label_value(p.name), "\"} ",
+             u64(p.run_count));
+    }
+  }
+  if (h.processes.empty()) {
+    return;
+  }
+  std::vector<std::string> labels;
+  labels.reserve(h.processes.size());
+  for (const auto &p : h.processes) {
+    labels.push_back(svc + ",pid=\"" + u64(p.pid) + "\"");
+  }
+  w.family("kernspan_process_cpu_seconds", "counter", "seconds",
+           "CPU time of the traced process, all threads, by mode.");
+  for (size_t i = 0; i < h.processes.size(); i++) {
+    w.line("kernspan_process_cpu_seconds_total{", labels[i], ",mode=\"user\"} ",
+           format_double(seconds(h.processes[i].user_ns)));
+    w.line("kernspan_process_cpu_seconds_total{", labels[i], ",mode=\"system\"} ",
+           format_double(seconds(h.processes[i].system_ns)));
+  }
+  w.family("kernspan_process_runqueue_seconds", "counter", "seconds",
+           "Time the traced process's live threads waited for a CPU.");
+  for (size_t i = 0; i < h.processes.size(); i++) {
+    w.line("kernspan_process_runqueue_seconds_total{", labels[i], "} ",
+           format_double(seconds(h.processes[i].runqueue_ns)));
+  }
+  w.family("kernspan_process_blkio_seconds", "counter", "seconds",
+           "Time the traced process waited for block I/O (needs delay accounting).");
+  for (size_t i = 0; i < h.processes.size(); i++) {
+    w.line("kernspan_process_blkio_seconds_total{", labels[i], "} ",
+           format_double(seconds(h.processes[i].blkio_ns)));
+  }
+  bool any_io = false;
+  for (const auto &p : h.processes) {
+    any_io = any_io || p.io_known;
+  }
+  if (any_io) {
+    w.family("kernspan_process_io_bytes", "counter", "bytes",
+             "Bytes the traced process read from and wrote to storage.");
+    for (size_t i = 0; i < h.processes.size(); i++) {
+      if (h.processes[i].io_known) {
+        w.line("kernspan_process_io_bytes_total{", labels[i], ",direction=\"read\"} ",
+               u64(h.processes[i].read_bytes));
+        w.line("kernspan_process_io_bytes_total{", labels[i], ",direction=\"write\"} ",
+               u64(h.processes[i].write_bytes));
+      }
+    }
+  }
+}
+
+} // namespace
+
 void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) const {
   Writer w(out, format);
   const bool om = w.om();
@@ -331,6 +411,7 @@ void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) co
   w.family("kernspan_span_names", "gauge", "", "Distinct span names with their own series.");
   w.line("kernspan_span_names ",
          u64(series_.size() - (series_.count(std::string(kOverflowName)) ? 1 : 0)));
+  render_health(w, health_, svc);
   if (om) {
     out += "# EOF\n";
   }

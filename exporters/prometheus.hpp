@@ -11,7 +11,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/health.hpp"
 #include "core/span.hpp"
 #include "core/stats.hpp"
 #include "exporters/sink.hpp"
@@ -33,6 +35,10 @@ struct Health {
   // Every place that dropped: the collector's (ring buffer, span stack, …)
   // and the other sinks' (exporter queues, rejected batches).
   core::DropCounts drops;
+  core::RingbufFill ringbuf;
+  bool bpf_stats_enabled = false;
+  std::vector<core::BpfProgramStats> programs;
+  std::vector<core::ProcessUsage> processes; // the traced processes
 };
 
 struct PrometheusOptions {
@@ -57,6 +63,18 @@ struct PrometheusOptions {
 //   kernspan_span_name_overflow_total       counter   spans folded into the
 //       span_name="__overflow__" series once max_span_names names were seen
 //   kernspan_span_names                     gauge     distinct names tracked
+//   kernspan_ringbuf_size_bytes             gauge     data area of the span ring buffer
+//   kernspan_ringbuf_used_bytes             gauge     unconsumed bytes at the last tick
+//   kernspan_ringbuf_used_max_bytes         gauge     most seen just before a drain
+//       (ring-buffer gauges only when the fill is known)
+//   kernspan_bpf_stats_enabled              gauge     1 while the kernel times BPF programs
+//   kernspan_bpf_program_run_seconds_total  counter   {program}  kernel-measured run time
+//   kernspan_bpf_program_runs_total         counter   {program}
+//   kernspan_process_cpu_seconds_total      counter   {service_name, pid, mode=user|system}
+//   kernspan_process_runqueue_seconds_total counter   {service_name, pid}  off-CPU, runnable
+//   kernspan_process_blkio_seconds_total    counter   {service_name, pid}  off-CPU, block I/O
+//       (needs delay accounting: sysctl kernel.task_delayacct=1)
+//   kernspan_process_io_bytes_total         counter   {service_name, pid, direction=read|write}
 // Label values are UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
 // escaped. Series are ordered by span name, so output is deterministic.
 class PrometheusSink : public Sink {

@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config git
   clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler libyaml-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   systemtap-sdt-dev binutils procps iproute2 time
   prometheus bpftrace libbpf-tools

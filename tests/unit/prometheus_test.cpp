@@ -128,6 +128,40 @@ kernspan_span_name_overflow_total 0
 # HELP kernspan_span_names Distinct span names with their own series.
 # TYPE kernspan_span_names gauge
 kernspan_span_names 2
+# HELP kernspan_ringbuf_size_bytes Size of the span ring buffer's data area.
+# TYPE kernspan_ringbuf_size_bytes gauge
+kernspan_ringbuf_size_bytes 4194304
+# HELP kernspan_ringbuf_used_bytes Bytes in the span ring buffer not yet consumed, at the last look.
+# TYPE kernspan_ringbuf_used_bytes gauge
+kernspan_ringbuf_used_bytes 96
+# HELP kernspan_ringbuf_used_max_bytes Most bytes seen in the span ring buffer just before a drain.
+# TYPE kernspan_ringbuf_used_max_bytes gauge
+kernspan_ringbuf_used_max_bytes 65536
+# HELP kernspan_bpf_stats_enabled 1 while the kernel counts BPF program run time (BPF_ENABLE_STATS).
+# TYPE kernspan_bpf_stats_enabled gauge
+kernspan_bpf_stats_enabled 1
+# HELP kernspan_bpf_program_run_seconds_total Time the kernel spent running each of kernspan's BPF programs.
+# TYPE kernspan_bpf_program_run_seconds_total counter
+kernspan_bpf_program_run_seconds_total{program="span_begin"} 0.0015
+kernspan_bpf_program_run_seconds_total{program="span_end"} 0.002
+# HELP kernspan_bpf_program_runs_total Runs of each of kernspan's BPF programs.
+# TYPE kernspan_bpf_program_runs_total counter
+kernspan_bpf_program_runs_total{program="span_begin"} 1000
+kernspan_bpf_program_runs_total{program="span_end"} 1000
+# HELP kernspan_process_cpu_seconds_total CPU time of the traced process, all threads, by mode.
+# TYPE kernspan_process_cpu_seconds_total counter
+kernspan_process_cpu_seconds_total{service_name="demo",pid="1200",mode="user"} 1.25
+kernspan_process_cpu_seconds_total{service_name="demo",pid="1200",mode="system"} 0.5
+# HELP kernspan_process_runqueue_seconds_total Time the traced process's live threads waited for a CPU.
+# TYPE kernspan_process_runqueue_seconds_total counter
+kernspan_process_runqueue_seconds_total{service_name="demo",pid="1200"} 0.003
+# HELP kernspan_process_blkio_seconds_total Time the traced process waited for block I/O (needs delay accounting).
+# TYPE kernspan_process_blkio_seconds_total counter
+kernspan_process_blkio_seconds_total{service_name="demo",pid="1200"} 0.02
+# HELP kernspan_process_io_bytes_total Bytes the traced process read from and wrote to storage.
+# TYPE kernspan_process_io_bytes_total counter
+kernspan_process_io_bytes_total{service_name="demo",pid="1200",direction="read"} 4096
+kernspan_process_io_bytes_total{service_name="demo",pid="1200",direction="write"} 8192
 )";
 
 Health health() {
@@ -135,6 +169,19 @@ Health health() {
   h.records_received = 7;
   h.drops.add("ringbuf_full", 3);
   h.drops.add("otlp_queue_full", 0);
+  h.ringbuf = {true, 4u << 20, 96, 65536};
+  h.bpf_stats_enabled = true;
+  h.programs = {{"span_begin", 1'500'000, 1000}, {"span_end", 2'000'000, 1000}};
+  core::ProcessUsage p;
+  p.pid = 1200;
+  p.user_ns = 1'250'000'000;
+  p.system_ns = 500'000'000;
+  p.runqueue_ns = 3'000'000;
+  p.blkio_ns = 20'000'000;
+  p.io_known = true;
+  p.read_bytes = 4096;
+  p.write_bytes = 8192;
+  h.processes = {p};
   return h;
 }
 
@@ -191,6 +238,13 @@ kernspan_spans_total{service_name="demo"} 2
       std::string::npos)
       << om;
   EXPECT_NE(om.find("# TYPE kernspan_span_names gauge\n"), std::string::npos);
+  EXPECT_NE(om.find("# TYPE kernspan_bpf_program_run_seconds counter\n# UNIT "
+                    "kernspan_bpf_program_run_seconds seconds\n"),
+            std::string::npos)
+      << om;
+  EXPECT_NE(om.find("kernspan_process_io_bytes_total{service_name=\"demo\",pid=\"1200\","
+                    "direction=\"read\"} 4096\n"),
+            std::string::npos);
   EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
   EXPECT_EQ(om.find("_total counter"), std::string::npos) << "OpenMetrics families omit _total";
 }

@@ -19,6 +19,7 @@ using Runner = std::function<int(const Globals &)>;
 Runner add_trace(CLI::App &app);
 Runner add_list(CLI::App &app);
 Runner add_top(CLI::App &app);
+Runner add_serve(CLI::App &app);
 
 // One-line error to stderr, "kernspan: error: ...".
 void print_error(const std::string &msg);

@@ -4,6 +4,7 @@
 #include "exporters/file_sinks.hpp"
 #include "exporters/jsonl.hpp"
 #include "probe/proc_maps.hpp"
+#include "probe/proc_stats.hpp"
 
 #include <climits>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <thread>
 #include <unistd.h>
 
 namespace kernspan::cli {
@@ -126,10 +128,12 @@ void validate_sink_options(const SinkOptions &o) {
   }
 }
 
-SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
   SinkSet set;
   set.sinks_ = &sinks;
+  set.targets_ = pids;
+  const pid_t pid = pids.at(0);
   const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
   if (!o.output.empty()) {
     const auto format = exporters::parse_file_format(o.format);
@@ -187,6 +191,17 @@ SinkSet make_sinks(const SinkOptions &o, pid_t pid,
   return set;
 }
 
+void close_all(std::vector<std::unique_ptr<exporters::Sink>> &sinks) {
+  std::vector<std::thread> closers;
+  closers.reserve(sinks.size());
+  for (auto &sink : sinks) {
+    closers.emplace_back([s = sink.get()] { s->close(); });
+  }
+  for (auto &t : closers) {
+    t.join();
+  }
+}
+
 core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) const {
   core::DropCounts all = collector_drops;
   if (sinks_ != nullptr) {
@@ -197,10 +212,22 @@ core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) con
   return all;
 }
 
-void SinkSet::update_health(uint64_t records, const core::DropCounts &collector_drops) {
-  if (prometheus_ != nullptr) {
-    prometheus_->set_health({records, all_drops(collector_drops)});
+void SinkSet::update_health(const collect::Collector &collector) {
+  if (prometheus_ == nullptr) {
+    return;
   }
+  exporters::Health h;
+  h.records_received = collector.records();
+  h.drops = all_drops(collector.drops());
+  h.ringbuf = collector.ringbuf_fill();
+  h.bpf_stats_enabled = collector.bpf_stats_enabled();
+  h.programs = collector.program_stats();
+  for (const pid_t pid : targets_) {
+    if (auto u = probe::read_process_usage(pid)) {
+      h.processes.push_back(*u);
+    }
+  }
+  prometheus_->set_health(h);
 }
 
 } // namespace kernspan::cli

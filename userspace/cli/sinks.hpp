@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "collect/collector.hpp"
 #include "core/stats.hpp"
 #include "exporters/metrics_server.hpp"
 #include "exporters/otlp.hpp"
@@ -42,17 +43,20 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o);
 // those sinks (the server renders from one of them).
 class SinkSet {
 public:
-  // Refresh what /metrics shows of kernspan's own health: the collector's
-  // counters plus every sink's drops.
-  void update_health(uint64_t records, const core::DropCounts &collector_drops);
+  // Refresh what /metrics shows of kernspan's own health (the collector's
+  // counters, ring-buffer fill and BPF program stats, plus every sink's
+  // drops) and of the targets' resource use (/proc). A no-op without
+  // --prometheus.
+  void update_health(const collect::Collector &collector);
   // collector_drops plus every sink's drops, for the summary.
   [[nodiscard]] core::DropCounts all_drops(const core::DropCounts &collector_drops) const;
 
 private:
-  friend SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+  friend SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                             std::vector<std::unique_ptr<exporters::Sink>> &sinks);
   const std::vector<std::unique_ptr<exporters::Sink>> *sinks_ = nullptr;
   exporters::PrometheusSink *prometheus_ = nullptr;
+  std::vector<pid_t> targets_;
   std::unique_ptr<exporters::MetricsServer> server_;
 };
 
@@ -61,10 +65,16 @@ private:
 // begins; throws with a one-line what().
 void validate_sink_options(const SinkOptions &o);
 
+// close() every sink at once, each on its own thread, and wait for all:
+// two dead collectors then cost one shutdown deadline, not two.
+void close_all(std::vector<std::unique_ptr<exporters::Sink>> &sinks);
+
 // Appends the sinks the flags ask for to `sinks` and starts their servers.
+// The first PID names the service and the OTLP resource by default; /metrics
+// shows the resource use of all of them.
 // Throws (one-line what()) on a port in use, a malformed address or URL, or
 // a file that cannot be written.
-SinkSet make_sinks(const SinkOptions &o, pid_t pid,
+SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
                    std::vector<std::unique_ptr<exporters::Sink>> &sinks);
 
 } // namespace kernspan::cli

@@ -28,6 +28,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -200,6 +201,12 @@ struct Collector::Impl {
   double attach_ms = 0;
   core::ClockOffset clock = core::ClockOffset::measure();
   const SpanFn *on_span = nullptr;
+  // The ring buffer's consumer and producer position pages, mapped
+  // read-only (the kernel's ringbuf mmap layout), for fill levels.
+  void *rb_positions = nullptr;
+  size_t rb_positions_len = 0;
+  uint64_t rb_max_used = 0;
+  int stats_fd = -1; // BPF_ENABLE_STATS: run-time stats on while open
   // Names of spans by (tgid, address in the target): incomplete spans
   // arrive after the target's memory is gone and are named from here.
   std::unordered_map<uint64_t, std::string> names;
@@ -219,6 +226,12 @@ struct Collector::Impl {
     }
     if (stop_fd >= 0) {
       close(stop_fd);
+    }
+    if (rb_positions != nullptr) {
+      munmap(rb_positions, rb_positions_len);
+    }
+    if (stats_fd >= 0) {
+      close(stats_fd);
     }
     if (epoll_fd >= 0) {
       close(epoll_fd);
@@ -506,10 +519,39 @@ struct Collector::Impl {
     spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
   }
 
+  // Bytes written but not yet consumed; 0 if the positions are unmapped.
+  [[nodiscard]] uint64_t rb_used() const {
+    if (rb_positions == nullptr) {
+      return 0;
+    }
+    const auto *base = static_cast<const char *>(rb_positions);
+    const auto *consumer = reinterpret_cast<const uint64_t *>(base);
+    const auto *producer = reinterpret_cast<const uint64_t *>(base + rb_positions_len / 2);
+    const uint64_t c = __atomic_load_n(consumer, __ATOMIC_ACQUIRE);
+    const uint64_t p = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
+    return p > c ? p - c : 0;
+  }
+
   void setup_poll() {
     rb = ring_buffer__new(bpf_map__fd(skel->maps.events), &Impl::on_record, this, nullptr);
     if (rb == nullptr) {
       throw CollectError("cannot set up the ring buffer: " + errstr(errno));
+    }
+    // Page 0 holds the consumer position, page 1 the producer position
+    // (the data pages follow); libbpf maps them too, we only read.
+    const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void *pos = mmap(nullptr, 2 * page, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.events), 0);
+    if (pos == MAP_FAILED) {
+      spdlog::debug("cannot map the ring buffer positions ({}): no fill level", errstr(errno));
+    } else {
+      rb_positions = pos;
+      rb_positions_len = 2 * page;
+    }
+    if (plan.bpf_stats) {
+      stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+      if (stats_fd < 0) {
+        spdlog::debug("cannot enable BPF run-time stats: {}", errstr(stats_fd));
+      }
     }
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -586,7 +628,9 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
         }
       }
     }
-    // Records are submitted without wake-ups: sweep on every pass.
+    // Records are submitted without wake-ups: sweep on every pass, noting
+    // how full the buffer got first.
+    m.rb_max_used = std::max(m.rb_max_used, m.rb_used());
     const int c = ring_buffer__consume(m.rb);
     if (c < 0 && c != -EINTR) {
       throw CollectError("reading the ring buffer failed: " + errstr(c));
@@ -765,6 +809,47 @@ double Collector::attach_ms() const {
 }
 const std::string &Collector::variant() const {
   return impl_->variant;
+}
+
+core::RingbufFill Collector::ringbuf_fill() const {
+  core::RingbufFill f;
+  f.known = impl_->rb_positions != nullptr;
+  f.size_bytes = impl_->plan.ringbuf_bytes;
+  f.used_bytes = impl_->rb_used();
+  f.max_used_bytes = std::max(impl_->rb_max_used, f.used_bytes);
+  return f;
+}
+
+std::vector<core::BpfProgramStats> Collector::program_stats() const {
+  std::vector<core::BpfProgramStats> out;
+  bpf_program *prog = nullptr;
+  bpf_object__for_each_program(prog, impl_->skel->obj) {
+    const int fd = bpf_program__fd(prog);
+    if (fd < 0) {
+      continue; // not loaded: the plan does not use it
+    }
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+      out.push_back({bpf_program__name(prog), info.run_time_ns, info.run_cnt});
+    }
+  }
+  return out;
+}
+
+bool Collector::bpf_stats_enabled() const {
+  if (impl_->stats_fd >= 0) {
+    return true;
+  }
+  char c = '0';
+  const int fd = open("/proc/sys/kernel/bpf_stats_enabled", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (read(fd, &c, 1) != 1) {
+      c = '0';
+    }
+    close(fd);
+  }
+  return c == '1';
 }
 
 namespace {

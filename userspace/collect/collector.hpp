@@ -4,6 +4,7 @@
 #pragma once
 
 #include "collect/plan.hpp"
+#include "core/health.hpp"
 #include "core/span.hpp"
 #include "core/stats.hpp"
 #include "core/threads.hpp"
@@ -66,6 +67,14 @@ public:
   // Hits of each --usdt probe so far, in plan order ("provider:name", n).
   [[nodiscard]] std::vector<std::pair<std::string, uint64_t>> usdt_counts() const;
   [[nodiscard]] const std::string &variant() const; // "tp_btf" or "raw_tp"
+
+  // The span ring buffer's fill now, and the most seen before a drain.
+  [[nodiscard]] core::RingbufFill ringbuf_fill() const;
+  // Run time and run count of each loaded program (zeros unless BPF stats
+  // are on: Plan::bpf_stats, or sysctl kernel.bpf_stats_enabled=1).
+  [[nodiscard]] std::vector<core::BpfProgramStats> program_stats() const;
+  // Whether the kernel is counting BPF run time now.
+  [[nodiscard]] bool bpf_stats_enabled() const;
 
   struct Impl;
 

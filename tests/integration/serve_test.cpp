@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernspan serve: the trace pipeline as a daemon configured by a file. It
+// finds its target by binary path (YAML) or PID (JSON), serves /metrics
+// while the target works, writes the configured file, and stops cleanly on
+// SIGTERM; a bad configuration is a one-line error.
+#include "harness.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <httplib.h>
+#include <sstream>
+#include <thread>
+
+namespace kernspan::itest {
+namespace {
+
+using namespace std::chrono_literals;
+
+int served_port(const std::string &err) {
+  const std::string marker = "serving metrics on http://127.0.0.1:";
+  const size_t at = err.find(marker);
+  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + marker.size());
+}
+
+// The handle_request count in a /metrics scrape; 0 if absent.
+unsigned long requests_seen(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2);
+  const auto res = c.Get("/metrics");
+  if (!res || res->status != 200) {
+    return 0;
+  }
+  std::istringstream in(res->body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("kernspan_span_duration_seconds_count{service_name=\"shop\","
+                   "span_name=\"handle_request\"}",
+                   0) == 0) {
+      return std::stoul(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+void serve_and_scrape(const std::string &config_text, const std::string &ext, Proc &demo,
+                      const std::string &spans) {
+  const std::string config = temp_path("serve." + ext);
+  std::ofstream(config) << config_text;
+  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 10000)) << slurp(ks.err_path);
+  const std::string err = slurp(ks.err_path);
+  EXPECT_NE(err.find(std::to_string(demo.pid) + " (demo_service)"), std::string::npos) << err;
+  const int port = served_port(err);
+  ASSERT_GT(port, 0) << err;
+  unsigned long seen = 0;
+  for (int i = 0; i < 200 && seen == 0; i++) { // bounded wait, no timing claim
+    std::this_thread::sleep_for(50ms);
+    seen = requests_seen(port);
+  }
+  EXPECT_GT(seen, 0u) << "no requests in /metrics";
+  kill(ks.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  EXPECT_NE(slurp(ks.err_path).find("stopped (interrupted)"), std::string::npos);
+  EXPECT_NE(slurp(ks.out_path).find("handle_request"), std::string::npos) << "summary printed";
+  const auto lines = read_jsonl(spans);
+  EXPECT_GE(lines.size(), seen) << "the file sink ran too";
+}
+
+TEST(Serve, YamlConfigByBinaryPathServesMetrics) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "200"});
+  std::this_thread::sleep_for(100ms);
+  const std::string spans = temp_path("serve.jsonl");
+  serve_and_scrape(std::string("# kernspan serve test\nservice: shop\ntargets:\n  - binary: ") +
+                       DEMO_BIN + "\nsinks:\n  prometheus: 127.0.0.1:0\n  output: " + spans +
+                       "\n  format: jsonl\n",
+                   "yaml", demo, spans);
+  kill(demo.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(demo, 5000), 0);
+}
+
+TEST(Serve, JsonConfigByPid) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "200"});
+  std::this_thread::sleep_for(100ms);
+  const std::string spans = temp_path("serve-json.jsonl");
+  serve_and_scrape(R"({"service": "shop", "targets": [{"pid": )" + std::to_string(demo.pid) +
+                       R"(}], "sinks": {"prometheus": "127.0.0.1:0", "output": ")" + spans +
+                       R"("}})",
+                   "json", demo, spans);
+  kill(demo.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(demo, 5000), 0);
+}
+
+// No root needed: the configuration is read before anything else.
+TEST(Serve, BadConfigIsOneLineError) {
+  const auto bad = [](const std::string &text) {
+    const std::string config = temp_path("bad.yaml");
+    std::ofstream(config) << text;
+    return run({KERNSPAN_BIN, "serve", "--config", config});
+  };
+  const auto typo = bad("targets: [{pid: 1}]\nsinks:\n  prometheus: '9464'\n  zipkn: x\n");
+  EXPECT_EQ(typo.status, 1);
+  EXPECT_NE(typo.err.find(": line 4: unknown key 'zipkn' in sinks"), std::string::npos) << typo.err;
+  EXPECT_EQ(std::count(typo.err.begin(), typo.err.end(), '\n'), 1) << typo.err;
+
+  const auto broken = bad("targets: [\n");
+  EXPECT_EQ(broken.status, 1);
+  EXPECT_EQ(broken.err.rfind("kernspan: error: ", 0), 0u) << broken.err;
+
+  const auto nobody = bad("targets: [{binary: /bin/true}]\nsinks: {prometheus: '0'}\n");
+  EXPECT_EQ(nobody.status, 1);
+  EXPECT_EQ(nobody.err, "kernspan: error: no running process executes /bin/true (serve attaches "
+                        "to the processes running it when it starts)\n");
+
+  const auto url = bad("targets: [{pid: 1}]\nsinks: {zipkin: 'localhost:9411'}\n");
+  EXPECT_EQ(url.status, 1);
+  EXPECT_EQ(url.err, "kernspan: error: bad URL 'localhost:9411': expected "
+                     "http://HOST[:PORT][/PATH]\n");
+
+  const auto missing = run({KERNSPAN_BIN, "serve", "--config", "/nonexistent/k.yaml"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err,
+            "kernspan: error: cannot read config /nonexistent/k.yaml: No such file or directory\n");
+}
+
+} // namespace
+} // namespace kernspan::itest

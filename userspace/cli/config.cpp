@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/config.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <yaml.h>
+
+namespace kernspan::cli {
+namespace {
+
+// libyaml's parser and document, freed on every path.
+class Document {
+public:
+  Document(const std::string &text, const std::string &name) : name_(name) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char *>(text.data()),
+                                 text.size());
+    if (yaml_parser_load(&parser_, &doc_) == 0) {
+      const std::string problem = parser_.problem != nullptr ? parser_.problem : "syntax error";
+      const size_t line = parser_.problem_mark.line + 1;
+      yaml_parser_delete(&parser_);
+      throw ConfigError(name + ": line " + std::to_string(line) + ": " + problem);
+    }
+    loaded_ = true;
+  }
+  ~Document() {
+    if (loaded_) {
+      yaml_document_delete(&doc_);
+      yaml_parser_delete(&parser_);
+    }
+  }
+  Document(const Document &) = delete;
+  Document &operator=(const Document &) = delete;
+
+  yaml_node_t *root() { return yaml_document_get_root_node(&doc_); }
+  yaml_node_t *node(int index) { return yaml_document_get_node(&doc_, index); }
+
+  [[noreturn]] void fail(const yaml_node_t *at, const std::string &what) const {
+    throw ConfigError(name_ + ": line " + std::to_string(at->start_mark.line + 1) + ": " + what);
+  }
+
+  std::string scalar(const yaml_node_t *n, const std::string &key) const {
+    if (n->type != YAML_SCALAR_NODE) {
+      fail(n, key + " must be a single value");
+    }
+    return {reinterpret_cast<const char *>(n->data.scalar.value), n->data.scalar.length};
+  }
+
+  bool plain(const yaml_node_t *n) const {
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+  }
+
+  uint64_t integer(const yaml_node_t *n, const std::string &key, uint64_t min, uint64_t max) const {
+    const std::string s = scalar(n, key);
+    if (!plain(n) || s.empty() || s.size() > 19 ||
+        s.find_first_not_of("0123456789") != std::string::npos) {
+      fail(n, key + " must be a whole number, not '" + s + "'");
+    }
+    const uint64_t v = std::stoull(s);
+    if (v < min || v > max) {
+      fail(n, key + " must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return v;
+  }
+
+  bool boolean(const yaml_node_t *n, const std::string &key) const {
+    const std::string s = scalar(n, key);
+    if (plain(n) && (s == "true" || s == "false")) {
+      return s == "true";
+    }
+    fail(n, key + " must be true or false, not '" + s + "'");
+  }
+
+  std::string string(const yaml_node_t *n, const std::string &key) const {
+    std::string s = scalar(n, key);
+    if (s.empty()) {
+      fail(n, key + " must not be empty");
+    }
+    return s;
+  }
+
+  // Calls `on(key, value)` for each pair of mapping `n`; unknown keys and
+  // repeated keys are errors.
+  void mapping(const yaml_node_t *n, const std::string &what,
+               const std::map<std::string, std::function<void(yaml_node_t *)>> &on) {
+    if (n->type != YAML_MAPPING_NODE) {
+      fail(n, what + " must be a mapping of key: value");
+    }
+    std::map<std::string, bool> seen;
+    for (auto *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+      const yaml_node_t *k = node(p->key);
+      const std::string key = scalar(k, "a key");
+      const auto it = on.find(key);
+      if (it == on.end()) {
+        std::string msg = "unknown key '";
+        msg += key;
+        msg += "' in ";
+        msg += what;
+        msg += " (known: ";
+        bool first = true;
+        for (const auto &[name, fn] : on) {
+          msg += first ? "" : ", ";
+          msg += name;
+          first = false;
+        }
+        fail(k, msg + ")");
+      }
+      if (seen[key]) {
+        std::string msg = "'";
+        msg += key;
+        msg += "' given twice in ";
+        fail(k, msg + what);
+      }
+      seen[key] = true;
+      it->second(node(p->value));
+    }
+  }
+
+private:
+  const std::string name_;
+  yaml_parser_t parser_{};
+  yaml_document_t doc_{};
+  bool loaded_ = false;
+};
+
+} // namespace
+
+ServeConfig parse_config(const std::string &text, const std::string &name) {
+  Document d(text, name);
+  yaml_node_t *root = d.root();
+  if (root == nullptr) {
+    throw ConfigError(name + ": empty configuration: needs targets and sinks");
+  }
+  ServeConfig c;
+  const auto max_pid = static_cast<uint64_t>(std::numeric_limits<pid_t>::max());
+  yaml_node_t *targets = nullptr;
+  yaml_node_t *sinks = nullptr;
+  d.mapping(root, "the configuration",
+            {{"service", [&](yaml_node_t *v) { c.service = d.string(v, "service"); }},
+             {"ringbuf_mb",
+              [&](yaml_node_t *v) {
+                c.ringbuf_mb = static_cast<uint32_t>(d.integer(v, "ringbuf_mb", 1, 1024));
+                if ((c.ringbuf_mb & (c.ringbuf_mb - 1)) != 0) {
+                  d.fail(v, "ringbuf_mb must be a power of two (e.g. 8)");
+                }
+              }},
+             {"targets", [&](yaml_node_t *v) { targets = v; }},
+             {"sinks", [&](yaml_node_t *v) { sinks = v; }}});
+  if (targets == nullptr) {
+    d.fail(root, "no targets: add targets: [{pid: N}] or [{binary: PATH}]");
+  }
+  if (targets->type != YAML_SEQUENCE_NODE) {
+    d.fail(targets, "targets must be a list, e.g. targets: [{pid: 4242}]");
+  }
+  for (auto *i = targets->data.sequence.items.start; i < targets->data.sequence.items.top; i++) {
+    yaml_node_t *t = d.node(*i);
+    bool one = false;
+    d.mapping(t, "a target",
+              {{"pid",
+                [&](yaml_node_t *v) {
+                  c.pids.push_back(static_cast<pid_t>(d.integer(v, "pid", 1, max_pid)));
+                  one = !one;
+                }},
+               {"binary", [&](yaml_node_t *v) {
+                  c.binaries.push_back(d.string(v, "binary"));
+                  one = !one;
+                }}});
+    if (!one) {
+      d.fail(t, "a target is either {pid: N} or {binary: PATH}");
+    }
+  }
+  if (c.pids.empty() && c.binaries.empty()) {
+    d.fail(targets, "no targets: add targets: [{pid: N}] or [{binary: PATH}]");
+  }
+  if (sinks == nullptr) {
+    d.fail(root, "no sinks: add sinks: with prometheus, otlp, zipkin or output");
+  }
+  d.mapping(
+      sinks, "sinks",
+      {{"prometheus", [&](yaml_node_t *v) { c.prometheus = d.string(v, "prometheus"); }},
+       {"max_span_names",
+        [&](yaml_node_t *v) { c.max_span_names = d.integer(v, "max_span_names", 1, 1'000'000); }},
+       {"otlp", [&](yaml_node_t *v) { c.otlp = d.string(v, "otlp"); }},
+       {"otlp_encoding",
+        [&](yaml_node_t *v) {
+          c.otlp_encoding = d.string(v, "otlp_encoding");
+          if (c.otlp_encoding != "protobuf" && c.otlp_encoding != "json") {
+            d.fail(v, "otlp_encoding must be protobuf or json");
+          }
+        }},
+       {"otlp_gzip", [&](yaml_node_t *v) { c.otlp_gzip = d.boolean(v, "otlp_gzip"); }},
+       {"zipkin", [&](yaml_node_t *v) { c.zipkin = d.string(v, "zipkin"); }},
+       {"output", [&](yaml_node_t *v) { c.output = d.string(v, "output"); }},
+       {"format", [&](yaml_node_t *v) { c.format = d.string(v, "format"); }}});
+  if (c.prometheus.empty() && c.otlp.empty() && c.zipkin.empty() && c.output.empty()) {
+    d.fail(sinks, "no sinks: set prometheus, otlp, zipkin or output");
+  }
+  return c;
+}
+
+ServeConfig load_config(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    throw ConfigError("cannot read config " + path + ": " + std::strerror(errno));
+  }
+  const std::string text{std::istreambuf_iterator<char>(f), {}};
+  return parse_config(text, path);
+}
+
+} // namespace kernspan::cli

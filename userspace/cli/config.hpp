@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// The configuration file of `kernspan serve`: YAML (read with libyaml, so
+// JSON, which is YAML's flow style, works too).
+//
+//   service: checkout            # service.name / service_name (optional)
+//   ringbuf_mb: 8                # optional, power of two (default 4)
+//   targets:                     # at least one
+//     - pid: 4242
+//     - binary: /usr/local/bin/checkout   # every process running it now
+//   sinks:                       # at least one
+//     prometheus: 127.0.0.1:9464
+//     max_span_names: 1000
+//     otlp: http://localhost:4318
+//     otlp_encoding: protobuf    # or json
+//     otlp_gzip: false
+//     zipkin: http://localhost:9411
+//     output: /var/log/kernspan/spans.jsonl
+//     format: jsonl              # or otlp-json, chrome, influx
+//
+// Unknown keys are errors (a typo must not silently disable a sink).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace kernspan::cli {
+
+// A configuration the user can fix; what() is one line naming the file and
+// the line.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServeConfig {
+  std::string service;
+  uint32_t ringbuf_mb = 4;
+  std::vector<pid_t> pids;
+  std::vector<std::string> binaries;
+  // sinks
+  std::string prometheus;
+  size_t max_span_names = 1000;
+  std::string otlp;
+  std::string otlp_encoding = "protobuf";
+  bool otlp_gzip = false;
+  std::string zipkin;
+  std::string output;
+  std::string format = "jsonl";
+};
+
+// Parses `text`; `name` (the file) prefixes every error.
+ServeConfig parse_config(const std::string &text, const std::string &name);
+// Reads and parses FILE.
+ServeConfig load_config(const std::string &path);
+
+} // namespace kernspan::cli

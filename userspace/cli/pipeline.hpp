@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// What `trace` and `serve` share: a plan for the span probes of some
+// processes, and one run of collector -> sinks -> summary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/functions.hpp"
+#include "cli/sinks.hpp"
+#include "collect/plan.hpp"
+
+namespace kernspan::cli {
+
+struct PipelineOptions {
+  std::vector<pid_t> pids; // live processes with kernspan probes
+  double duration_s = 0;
+  bool console = true; // print each span as it ends
+  uint32_t ringbuf_mb = 4;
+  SinkOptions sinks;
+  bool no_costs = false;          // --no-costs
+  bool raw_tp = false;            // --raw-tp (tests of the fallback variant)
+  FunctionOptions functions;      // --uprobe (issue 4)
+  std::vector<std::string> spans; // --span (issue 4)
+  std::vector<std::string> usdts; // --usdt (issue 4)
+};
+
+// Plan the span probes of every PID (their executables and mapped shared
+// objects) plus the requested functions and USDT pairs; throws ProbeError
+// naming what was searched when a PID has nothing to attach.
+// *objects counts the objects with probes.
+collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects);
+
+// Builds the sinks, starts the collector, runs until a signal, the
+// duration or the exit of every target, closes the sinks and prints the
+// summary. Returns the exit status.
+int run_pipeline(const PipelineOptions &o, const Globals &g);
+
+} // namespace kernspan::cli

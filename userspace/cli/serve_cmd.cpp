@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// kernspan serve: the trace pipeline as a long-lived exporter, configured by
+// a file (cli/config.hpp) instead of flags, without the live console.
+#include "cli/commands.hpp"
+#include "cli/config.hpp"
+#include "cli/pipeline.hpp"
+#include "probe/error.hpp"
+#include "probe/proc_stats.hpp"
+
+#include <algorithm>
+#include <memory>
+
+namespace kernspan::cli {
+namespace {
+
+PipelineOptions from_config(const ServeConfig &c) {
+  PipelineOptions o;
+  o.console = false;
+  o.ringbuf_mb = c.ringbuf_mb;
+  o.pids = c.pids;
+  for (const auto &binary : c.binaries) {
+    const auto running = probe::processes_running(binary);
+    if (running.empty()) {
+      throw probe::ProbeError("no running process executes " + binary +
+                              " (serve attaches to the processes running it when it starts)");
+    }
+    o.pids.insert(o.pids.end(), running.begin(), running.end());
+  }
+  std::sort(o.pids.begin(), o.pids.end());
+  o.pids.erase(std::unique(o.pids.begin(), o.pids.end()), o.pids.end());
+  SinkOptions &s = o.sinks;
+  s.service = c.service;
+  s.prometheus = c.prometheus;
+  s.max_span_names = c.max_span_names;
+  s.otlp = c.otlp;
+  s.otlp_encoding = c.otlp_encoding;
+  s.otlp_gzip = c.otlp_gzip;
+  s.zipkin = c.zipkin;
+  s.output = c.output;
+  s.format = c.format;
+  return o;
+}
+
+} // namespace
+
+Runner add_serve(CLI::App &app) {
+  auto path = std::make_shared<std::string>();
+  auto *cmd = app.add_subcommand(
+      "serve", "run as a long-lived exporter daemon, configured by a YAML (or JSON) file");
+  cmd->add_option("-c,--config", *path,
+                  "configuration file, YAML or JSON: targets (pid or binary), sinks "
+                  "(prometheus, otlp, zipkin, output/format), service, ringbuf_mb; see README")
+      ->required();
+  cmd->footer("Example config:\n"
+              "  service: checkout\n"
+              "  targets:\n"
+              "    - pid: 4242\n"
+              "    - binary: /usr/local/bin/checkout\n"
+              "  sinks:\n"
+              "    prometheus: 127.0.0.1:9464\n"
+              "    otlp: http://localhost:4318\n"
+              "Runs until SIGINT/SIGTERM or the exit of every target.");
+  return [path](const Globals &g) {
+    const ServeConfig config = load_config(*path);
+    return run_pipeline(from_config(config), g);
+  };
+}
+
+} // namespace kernspan::cli

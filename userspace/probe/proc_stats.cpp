@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "probe/proc_stats.hpp"
+
+#include "probe/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace kernspan::probe {
+namespace {
+
+std::string read_text(const std::string &path) {
+  std::ifstream f(path);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+uint64_t ticks_to_ns(uint64_t ticks, long per_second) {
+  return per_second > 0 ? ticks * (1'000'000'000ULL / static_cast<uint64_t>(per_second)) : 0;
+}
+
+} // namespace
+
+bool parse_proc_stat(const std::string &text, long ticks_per_second, core::ProcessUsage &out) {
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) {
+    return false;
+  }
+  // After ')': field 3 (state) onwards.
+  std::istringstream in(text.substr(close + 1));
+  std::vector<std::string> fields;
+  for (std::string f; in >> f;) {
+    fields.push_back(f);
+  }
+  constexpr size_t kFirst = 3; // fields[0] is field 3
+  const auto field = [&](size_t n) {
+    return std::strtoull(fields[n - kFirst].c_str(), nullptr, 10);
+  };
+  if (fields.size() < 42 - kFirst + 1) {
+    return false;
+  }
+  out.user_ns = ticks_to_ns(field(14), ticks_per_second);
+  out.system_ns = ticks_to_ns(field(15), ticks_per_second);
+  out.blkio_ns = ticks_to_ns(field(42), ticks_per_second);
+  return true;
+}
+
+bool parse_proc_io(const std::string &text, core::ProcessUsage &out) {
+  std::istringstream in(text);
+  bool read = false;
+  bool write = false;
+  for (std::string key, value; in >> key >> value;) {
+    if (key == "read_bytes:") {
+      out.read_bytes = std::strtoull(value.c_str(), nullptr, 10);
+      read = true;
+    } else if (key == "write_bytes:") {
+      out.write_bytes = std::strtoull(value.c_str(), nullptr, 10);
+      write = true;
+    }
+  }
+  return read && write;
+}
+
+std::optional<uint64_t> parse_schedstat_wait(const std::string &text) {
+  std::istringstream in(text);
+  uint64_t on_cpu = 0;
+  uint64_t waiting = 0;
+  if (in >> on_cpu >> waiting) {
+    return waiting;
+  }
+  return std::nullopt;
+}
+
+std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  core::ProcessUsage u;
+  u.pid = static_cast<uint32_t>(pid);
+  if (!parse_proc_stat(read_text(proc + "/stat"), sysconf(_SC_CLK_TCK), u)) {
+    return std::nullopt;
+  }
+  u.io_known = parse_proc_io(read_text(proc + "/io"), u);
+  if (DIR *d = opendir((proc + "/task").c_str())) {
+    while (const dirent *e = readdir(d)) {
+      if (e->d_name[0] == '.') {
+        continue;
+      }
+      if (const auto w =
+              parse_schedstat_wait(read_text(proc + "/task/" + e->d_name + "/schedstat"))) {
+        u.runqueue_ns += *w;
+      }
+    }
+    closedir(d);
+  }
+  return u;
+}
+
+std::vector<pid_t> processes_running(const std::string &path) {
+  struct stat want {};
+  if (stat(path.c_str(), &want) != 0) {
+    throw ProbeError("cannot find " + path + ": " + std::strerror(errno));
+  }
+  std::vector<pid_t> out;
+  DIR *d = opendir("/proc");
+  if (d == nullptr) {
+    throw ProbeError(std::string("cannot list /proc: ") + std::strerror(errno));
+  }
+  while (const dirent *e = readdir(d)) {
+    const char *name = e->d_name;
+    if (name[0] < '1' || name[0] > '9') {
+      continue;
+    }
+    struct stat got {};
+    if (stat((std::string("/proc/") + name + "/exe").c_str(), &got) == 0 &&
+        got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
+      out.push_back(static_cast<pid_t>(std::atoi(name)));
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace kernspan::probe

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// A process's CPU, scheduling and I/O counters from /proc.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "core/health.hpp"
+
+namespace kernspan::probe {
+
+// From the text of /proc/PID/stat: utime, stime and delayacct_blkio_ticks
+// (fields 14, 15 and 42) converted to ns with `ticks_per_second`. The comm
+// field may hold spaces and parentheses: fields are counted after the last
+// ')'. False if the text is too short.
+bool parse_proc_stat(const std::string &text, long ticks_per_second, core::ProcessUsage &out);
+// read_bytes and write_bytes from the text of /proc/PID/io.
+bool parse_proc_io(const std::string &text, core::ProcessUsage &out);
+// The run-queue wait (second field, ns) from the text of a schedstat file.
+std::optional<uint64_t> parse_schedstat_wait(const std::string &text);
+
+// Everything above for a live process: the run-queue wait summed over its
+// threads (/proc/PID/task/*/schedstat; threads that already exited are not
+// counted). Blocked-I/O time needs delay accounting (sysctl
+// kernel.task_delayacct=1 or the delayacct boot option), else it stays 0.
+// nullopt when the process is gone.
+std::optional<core::ProcessUsage> read_process_usage(pid_t pid);
+
+// Live processes whose executable is the file at `path` (same device and
+// inode as /proc/PID/exe), in PID order; throws ProbeError if `path` does
+// not exist.
+std::vector<pid_t> processes_running(const std::string &path);
+
+} // namespace kernspan::probe
