@@ -201,6 +201,19 @@ static __always_inline __u32 ks_rw_kind(__u32 nr)
 /* Syscalls: raw_tp on every kernel (only the current thread is touched, so
  * no BTF twin is needed). syscall_ns is wall time inside the kernel,
  * blocked time included. */
+/*
+ * x86-64's uretprobe and uprobe syscalls are the kernel's own trampolines
+ * for probes on 5-byte NOPs and returns (Linux 6.11+, 6.18+): every hit of
+ * a kernspan probe enters one. They are not the program's syscalls.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define KS_NR_URETPROBE 335
+#define KS_NR_UPROBE 336
+#else
+#define KS_NR_URETPROBE -1
+#define KS_NR_UPROBE -1
+#endif
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
@@ -208,6 +221,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	struct ks_thread *t;
 	__u64 now;
 
+	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE)
+		return 0; /* sys_exit then finds no syscall_start */
 	if (!ks_is_target(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();

@@ -18,6 +18,8 @@
 #define KS_COMM_LEN 16	      /* TASK_COMM_LEN */
 #define KS_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
 #define KS_MAX_TARGETS 4096   /* tgids in the target set */
+#define KS_MAX_NAME_RANGES 16 /* read-only mappings whose span names are cached */
+#define KS_NAME_CACHE 8	      /* span name pointers each thread remembers sending */
 
 /* Record kinds (ks_hdr.kind). */
 #define KS_REC_SPAN 1
@@ -27,6 +29,14 @@
 #define KS_SPAN_INCOMPLETE (1u << 1)	/* thread exited before the end */
 #define KS_SPAN_SAMPLED (1u << 2)	/* traceparent flags had sampled */
 #define KS_SPAN_HAS_COSTS (1u << 3)	/* costs were measured */
+/* The name was not copied (the record stops before `name`): name_ptr lies in
+ * a read-only mapping of the target, whose text cannot change, and this
+ * thread already sent it in an earlier record. Userspace names the span from
+ * that record. */
+#define KS_SPAN_NAME_OMITTED (1u << 4)
+/* comm was not copied: the thread sent it in an earlier record and has not
+ * been renamed since (task_rename clears the thread's flag). */
+#define KS_SPAN_COMM_OMITTED (1u << 5)
 
 /*
  * Places that can lose or refuse data. Each is a slot of the per-CPU
@@ -79,7 +89,13 @@ struct ks_costs {
 	__u64 ctxsw_involuntary;
 };
 
-/* One finished span. */
+/*
+ * One finished span. The record may stop early: before `costs` when no
+ * costs were measured and the name was omitted, before `name` when only the
+ * name was omitted (hdr.size says which; see KS_SPAN_NAME_OMITTED). Ring
+ * buffer memory is cold, so every cache line not written is time saved on
+ * the traced thread.
+ */
 struct ks_span_rec {
 	struct ks_hdr hdr;
 	__u64 start_ns; /* bpf_ktime_get_ns() at begin */
@@ -92,9 +108,20 @@ struct ks_span_rec {
 	__u32 flags;	      /* KS_SPAN_* */
 	__u64 name_ptr;	      /* target address of the name: userspace names
 			       * incomplete spans whose memory is gone by it */
-	char name[KS_NAME_LEN];
 	char comm[KS_COMM_LEN];
 	struct ks_costs costs;
+	char name[KS_NAME_LEN];
+};
+
+#define KS_SPAN_REC_NO_COSTS_NO_NAME __builtin_offsetof(struct ks_span_rec, costs)
+#define KS_SPAN_REC_NO_NAME __builtin_offsetof(struct ks_span_rec, name)
+
+/* A read-only mapping of a target, [lo, hi): span names there never change. */
+struct ks_name_range {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 lo;
+	__u64 hi;
 };
 
 /*

@@ -126,19 +126,30 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	return 0;
 }
 
-/* Submit the span in frames[i], ended at `now`. */
-static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u64 now, __u32 extra,
-				    bool read_name)
+/*
+ * Submit the span in frames[i], ended at `now`. with_name is a constant at
+ * each call: the record is reserved without its name (or costs) when they
+ * are not sent. Returns false when the ring buffer was full.
+ */
+static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, __u64 now,
+					__u32 extra, const bool with_name)
 {
 	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
 	struct ks_span_rec *r;
+	__u64 size;
 
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (with_name)
+		size = sizeof(*r);
+	else if (targ_costs)
+		size = KS_SPAN_REC_NO_NAME;
+	else
+		size = KS_SPAN_REC_NO_COSTS_NO_NAME;
+	r = bpf_ringbuf_reserve(&events, size, 0);
 	if (!r) {
 		ks_count_drop(KS_DROP_RINGBUF);
-		return;
+		return false;
 	}
-	ks_fill_hdr(&r->hdr, KS_REC_SPAN, sizeof(*r), id, now);
+	ks_fill_hdr(&r->hdr, KS_REC_SPAN, size, id, now);
 	r->start_ns = f->start_ns;
 	r->end_ns = now;
 	r->trace_id_hi = f->trace_id_hi;
@@ -146,12 +157,9 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 	r->span_id = f->span_id;
 	r->parent_span_id = f->parent_span_id;
 	r->depth = i;
-	r->flags = f->flags | extra;
+	r->flags = f->flags | extra | (with_name ? 0 : KS_SPAN_NAME_OMITTED);
 	r->name_ptr = f->name_ptr;
-	r->name[0] = 0;
-	if (read_name)
-		bpf_probe_read_user_str(r->name, sizeof(r->name), (const void *)f->name_ptr);
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
 		struct ks_costs end;
 
@@ -159,10 +167,33 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 		ks_costs_now(t, now, &end);
 		ks_costs_delta(&end, &f->base, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
-	} else {
+	} else if (with_name) {
 		__builtin_memset(&r->costs, 0, sizeof(r->costs));
 	}
-	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
+	if (with_name) {
+		r->name[0] = 0;
+		bpf_probe_read_user_str(r->name, sizeof(r->name), (const void *)f->name_ptr);
+	}
+	bpf_ringbuf_submit(r, ks_rb_flags(size));
+	return true;
+}
+
+/*
+ * Names in read-only mappings cannot change, so each thread sends one only
+ * the first time (per slot of its small cache); copying it is the dearest
+ * part of a span record.
+ */
+static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u64 now, __u32 extra)
+{
+	__u64 p = t->frames[i & (KS_MAX_DEPTH - 1)].name_ptr;
+	__u32 slot = (p >> 3) & (KS_NAME_CACHE - 1);
+
+	if (t->sent_names[slot] == p && p) {
+		ks_emit_rec(t, i, id, now, extra, false);
+		return;
+	}
+	if (ks_emit_rec(t, i, id, now, extra, true) && ks_name_stable(id >> 32, p))
+		t->sent_names[slot] = p;
 }
 
 static __always_inline bool ks_same_name(__u64 a, __u64 b)
@@ -204,7 +235,8 @@ static __always_inline int ks_end(__u64 name_ptr)
 	}
 	d = t->depth;
 	top = (d - 1) & (KS_MAX_DEPTH - 1);
-	if (!ks_same_name(t->frames[top].name_ptr, name_ptr)) {
+	if (t->frames[top].name_ptr != name_ptr &&
+	    !ks_same_name(t->frames[top].name_ptr, name_ptr)) {
 		/* An inner span never ended (exception, longjmp): find the
 		 * frame this end belongs to, abandon the ones above it. */
 		__u32 found = KS_MAX_DEPTH;
@@ -222,7 +254,7 @@ static __always_inline int ks_end(__u64 name_ptr)
 		ks_count_drops(KS_DROP_MISMATCHED_END, top - found);
 		top = found;
 	}
-	ks_emit(t, top, id, now, 0, true);
+	ks_emit(t, top, id, now, 0);
 	t->depth = top;
 	return 0;
 }
@@ -271,6 +303,20 @@ int BPF_USDT(span_end_usdt, __u64 name)
 	return ks_end(name);
 }
 
+/* A renamed target thread sends its new comm with its next record. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
+{
+	struct ks_thread *t;
+
+	if (!ks_is_target(task->tgid))
+		return 0;
+	t = bpf_task_storage_get(&threads, task, 0, 0);
+	if (t)
+		t->comm_sent = 0;
+	return 0;
+}
+
 /*
  * A thread that exits with spans open: report each as incomplete (ended at
  * the exit) so none is lost silently. Since Linux 6.16 this tracepoint fires
@@ -296,7 +342,7 @@ static __always_inline int ks_thread_exit(struct task_struct *task)
 			break;
 		top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
 		ks_count_drop(KS_DROP_INCOMPLETE);
-		ks_emit(t, top, id, now, KS_SPAN_INCOMPLETE, true);
+		ks_emit_rec(t, top, id, now, KS_SPAN_INCOMPLETE, true);
 		t->depth = top;
 	}
 	return 0;

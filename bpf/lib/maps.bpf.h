@@ -13,6 +13,13 @@
 const volatile __u32 targ_tgid __weak = 0;	/* single target; 0: use `targets` */
 const volatile __u64 targ_rb_wakeup __weak = 0; /* force a wakeup past this fill */
 const volatile __u8 targ_costs __weak = 0;	/* cost programs are loaded */
+/* Read-only mappings of the targets holding span names (see
+ * KS_SPAN_NAME_OMITTED); set by userspace before load. */
+const volatile __u32 targ_nranges __weak = 0;
+/* task_rename is watched, so a thread's comm may be sent once (see
+ * KS_SPAN_COMM_OMITTED); set by userspace before load. */
+const volatile __u8 targ_comm_once __weak = 0;
+const volatile struct ks_name_range targ_ranges[KS_MAX_NAME_RANGES] __weak = {};
 
 /* Set by userspace when it stops: every program returns at once, even while
  * the kernel is still unregistering its uprobes. */
@@ -44,6 +51,11 @@ struct ks_thread {
 	__u32 off_reason;	/* what the off-CPU piece in progress is (KS_OFF_*) */
 	__u32 syscall_nr;
 	__u64 rng; /* per-thread id generator state; 0 until first used */
+	/* Name pointers in targ_ranges this thread has sent in full, by
+	 * (ptr >> 3) % KS_NAME_CACHE: later records may omit the name. */
+	__u64 sent_names[KS_NAME_CACHE];
+	__u32 comm_sent; /* comm went out in a record since the last rename */
+	__u32 _pad_comm;
 };
 
 /* ks_thread.off_reason: how the off-CPU time in progress is counted. */
@@ -144,6 +156,19 @@ static __always_inline __u64 ks_rb_flags(__u64 size)
  * bits on first use. Cheaper than two to six bpf_get_prandom_u32() calls per
  * span, and as unique: the streams of two threads would have to collide.
  */
+/* Is the name at `ptr` in a read-only mapping of process `tgid`? */
+static __always_inline bool ks_name_stable(__u32 tgid, __u64 ptr)
+{
+	for (__u32 i = 0; i < KS_MAX_NAME_RANGES; i++) {
+		if (i >= targ_nranges)
+			break;
+		if (targ_ranges[i].tgid == tgid && ptr >= targ_ranges[i].lo &&
+		    ptr < targ_ranges[i].hi)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline __u64 ks_next_id(struct ks_thread *t)
 {
 	__u64 z;
@@ -156,6 +181,20 @@ static __always_inline __u64 ks_next_id(struct ks_thread *t)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	z ^= z >> 31;
 	return z ? z : 1; /* ids are never zero: zero means "no parent" */
+}
+
+/*
+ * Copy the current comm into a record, or flag it omitted when this thread
+ * already sent it: bpf_get_current_comm costs ~70 ns here, a third of a
+ * span record.
+ */
+static __always_inline __u32 ks_fill_comm(struct ks_thread *t, char *comm)
+{
+	if (targ_comm_once && t->comm_sent)
+		return KS_SPAN_COMM_OMITTED;
+	bpf_get_current_comm(comm, KS_COMM_LEN);
+	t->comm_sent = 1;
+	return 0;
 }
 
 static __always_inline void ks_fill_hdr(struct ks_hdr *h, __u16 kind, __u16 size, __u64 id,

@@ -226,6 +226,50 @@ TEST(Spine, ThreadExitReportsOpenSpansAsIncomplete) {
   EXPECT_NE(summary.find("incomplete"), std::string::npos) << summary;
 }
 
+// Names are sent once per thread only from read-only mappings, and a
+// thread's comm until it is renamed: changing buffers and renames must
+// still give exact names, in both the tp_btf and the raw_tp variant.
+void expect_exact_names(bool raw_tp) {
+  const std::string out = temp_path("names.jsonl");
+  Proc prog = spawn({NAMES_BIN});
+  std::vector<std::string> argv = {KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid),
+                                   "-o",         out,     "-q"};
+  if (raw_tp) {
+    argv.emplace_back("--raw-tp");
+  }
+  Proc ks = spawn(argv);
+  ASSERT_EQ(wait_exit(prog, 20000), 0) << slurp(prog.err_path);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  constexpr size_t kRounds = 300;
+  std::map<std::pair<std::string, std::string>, size_t> by_name_thread;
+  const auto spans = read_jsonl(out);
+  for (const auto &s : spans) {
+    by_name_thread[{s["name"].get<std::string>(), s["thread"].get<std::string>()}]++;
+  }
+  const std::string tail(20, 'x');
+  std::map<std::pair<std::string, std::string>, size_t> want = {
+      {{"literal", "names-main"}, kRounds},  {{"literal", "names-renamed"}, kRounds},
+      {{"dyn0", "names-main"}, kRounds / 3}, {{"dyn1", "names-main"}, kRounds / 3},
+      {{"dyn2", "names-main"}, kRounds / 3}, {{"worker", "names-renamed"}, kRounds},
+      {{"worker", "names-worker"}, kRounds},
+  };
+  for (int i = 0; i < 5; i++) {
+    want[{"heap" + std::to_string(i) + tail, "names-main"}] = kRounds / 5;
+  }
+  EXPECT_EQ(by_name_thread, want) << slurp(ks.out_path);
+  expect_no_drops(slurp(ks.out_path));
+}
+
+TEST(Spine, ChangingSpanAndThreadNamesStayExact) {
+  KS_REQUIRE_ROOT();
+  expect_exact_names(false);
+}
+
+TEST(Spine, ChangingSpanAndThreadNamesStayExactRawTp) {
+  KS_REQUIRE_ROOT();
+  expect_exact_names(true);
+}
+
 TEST(Spine, SysSdtProbesUseTheGenericArgumentPath) {
   KS_REQUIRE_ROOT();
   const std::string out = temp_path("sdt.jsonl");

@@ -33,6 +33,28 @@ std::string join_objects(const std::vector<std::string> &v) {
   return s;
 }
 
+// The read-only mappings of `object` in process `pid` (its .rodata and
+// text, where string literals live), merged when adjacent.
+void add_name_ranges(collect::Plan &plan, pid_t pid, const std::string &object) {
+  std::vector<probe::Mapping> maps;
+  try {
+    maps = probe::read_maps(pid);
+  } catch (const probe::ProbeError &) {
+    return; // gone: the attach will say so
+  }
+  for (const auto &m : maps) {
+    if (m.path != object || m.perms.size() < 2 || m.perms[1] == 'w') {
+      continue;
+    }
+    if (!plan.name_ranges.empty() && plan.name_ranges.back().pid == pid &&
+        plan.name_ranges.back().hi == m.start) {
+      plan.name_ranges.back().hi = m.end;
+    } else {
+      plan.name_ranges.push_back({pid, m.start, m.end});
+    }
+  }
+}
+
 // Adds the span probes of one process, and the functions and USDT pairs
 // asked for, to the plan.
 void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size_t *objects) {
@@ -56,6 +78,7 @@ void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size
     }
     if (!names.empty()) {
       (*objects)++;
+      add_name_ranges(plan, pid, obj.object);
     }
   }
   *objects += plan_functions(o.functions, pid, plan).size();

@@ -147,6 +147,41 @@ bool hand_off_perf_fds() {
   return true;
 }
 
+// Entries in the span-name cache: (tgid, address) -> name.
+constexpr size_t kMaxNames = 65536;
+
+// A NUL-terminated string of at most KS_NAME_LEN - 1 bytes at `addr` in
+// process `tgid`, "" when it cannot be read.
+std::string read_target_string(pid_t tgid, uint64_t addr) {
+  const std::string path = "/proc/" + std::to_string(tgid) + "/mem";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return {};
+  }
+  char buf[KS_NAME_LEN] = {};
+  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, static_cast<off_t>(addr));
+  close(fd);
+  return n > 0 ? std::string(buf, strnlen(buf, static_cast<size_t>(n))) : std::string();
+}
+
+// /proc/TGID/task/TID/comm without its newline, "" when gone.
+std::string read_thread_comm(uint32_t tgid, uint32_t tid) {
+  const std::string path =
+      "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/comm";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return {};
+  }
+  char buf[KS_COMM_LEN + 1] = {};
+  const ssize_t n = read(fd, buf, KS_COMM_LEN);
+  close(fd);
+  std::string c(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!c.empty() && (c.back() == '\n' || c.back() == '\0')) {
+    c.pop_back();
+  }
+  return c;
+}
+
 } // namespace
 
 const char *to_string(StopReason r) {
@@ -210,6 +245,7 @@ struct Collector::Impl {
   // Names of spans by (tgid, address in the target): incomplete spans
   // arrive after the target's memory is gone and are named from here.
   std::unordered_map<uint64_t, std::string> names;
+  std::unordered_map<uint32_t, std::string> comms; // tid -> comm
 
   ~Impl() {
     detach();
@@ -302,17 +338,50 @@ struct Collector::Impl {
     const auto *rec = static_cast<const ks_span_rec *>(data);
     uint64_t name_ptr = 0;
     std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
+    self->name_thread(*span);
     const uint64_t key = name_ptr ^ (static_cast<uint64_t>(span->tgid) << 48);
     if (span->name.empty() && is_fn_tag(name_ptr)) {
       span->name = self->function_name(fn_probe_id(name_ptr));
     } else if (span->name.empty()) {
       auto it = self->names.find(key);
-      span->name = it != self->names.end() ? it->second : "<unknown>";
-    } else if (self->names.size() < 65536) {
+      if (it != self->names.end()) {
+        span->name = it->second;
+      } else {
+        // Omitted names live in read-only mappings: still readable while
+        // the process lives (the record that carried it may have been
+        // beyond the cache's size).
+        span->name = read_target_string(span->tgid, name_ptr);
+        if (span->name.empty()) {
+          span->name = "<unknown>";
+        } else if (self->names.size() < kMaxNames) {
+          self->names.try_emplace(key, span->name);
+        }
+      }
+    } else if (self->names.size() < kMaxNames) {
       self->names.try_emplace(key, span->name);
     }
     (*self->on_span)(std::move(*span));
     return 0;
+  }
+
+  // Threads send their comm once (KS_SPAN_COMM_OMITTED afterwards): keep
+  // it by tid; a new thread with a reused tid sends its own first.
+  void name_thread(core::Span &s) {
+    if (!s.thread.empty()) {
+      if (comms.size() < kMaxNames) {
+        comms.insert_or_assign(s.tid, s.thread);
+      }
+      return;
+    }
+    auto it = comms.find(s.tid);
+    if (it != comms.end()) {
+      s.thread = it->second;
+      return;
+    }
+    s.thread = read_thread_comm(s.tgid, s.tid);
+    if (!s.thread.empty() && comms.size() < kMaxNames) {
+      comms.emplace(s.tid, s.thread);
+    }
   }
 
   const std::string &function_name(uint32_t probe_id) const {
@@ -349,6 +418,17 @@ struct Collector::Impl {
     }
     skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4;
     skel->rodata->targ_costs = plan.costs ? 1 : 0;
+    __u32 nranges = 0;
+    for (const auto &r : plan.name_ranges) {
+      if (nranges == KS_MAX_NAME_RANGES) {
+        break; // names elsewhere are always copied
+      }
+      auto &dst = skel->rodata->targ_ranges[nranges++];
+      dst.tgid = static_cast<__u32>(r.pid);
+      dst.lo = r.lo;
+      dst.hi = r.hi;
+    }
+    skel->rodata->targ_nranges = nranges;
     int err = bpf_map__set_max_entries(skel->maps.events, plan.ringbuf_bytes);
     if (err != 0) {
       throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
@@ -375,6 +455,10 @@ struct Collector::Impl {
                                           static_cast<bpf_attach_type>(kAttachUprobeMulti));
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
+    // raw_tp cannot reach another task's storage: without task_rename,
+    // every record carries its comm.
+    bpf_program__set_autoload(skel->progs.task_rename, use_tp_btf);
+    skel->rodata->targ_comm_once = use_tp_btf ? 1 : 0;
     // Cost programs: tp_btf ones reach any task's storage (switch-in,
     // wakeups); the raw_tp sched_switch twin parks switch-ins per CPU.
     bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);

@@ -23,6 +23,14 @@ struct UsdtAttach {
   uint64_t cookie = 0;  // usdt cookie: pair id or counter index
 };
 
+// A read-only mapping of a target holding span names: BPF sends a name
+// found there once per thread (its text cannot change), then only its address.
+struct NameRange {
+  pid_t pid = 0;
+  uint64_t lo = 0; // [lo, hi) in the target's address space
+  uint64_t hi = 0;
+};
+
 // Function uprobes in one object: one multi-uprobe link for the entries and
 // one for the returns (one RCU grace period each to detach).
 struct UprobeSite {
@@ -49,9 +57,10 @@ struct Plan {
   std::vector<probe::SpanSpec> pairs;   // --span, indexed by pair id
   std::vector<std::string> counted;     // --usdt "provider:name", by counter index
   uint32_t ringbuf_bytes = 4u << 20;
-  int poll_ms = 50;          // sweep interval of the ring buffer
-  double duration_s = 0;     // 0: until stopped or the targets exit
-  bool costs = false;        // load the per-thread cost programs
+  std::vector<NameRange> name_ranges; // at most KS_MAX_NAME_RANGES are used
+  int poll_ms = 50;                   // sweep interval of the ring buffer
+  double duration_s = 0;              // 0: until stopped or the targets exit
+  bool costs = false;                 // load the per-thread cost programs
   bool threads = false;      // load the per-thread totals iterator (kernspan top); needs costs
   bool force_raw_tp = false; // skip tp_btf (tests of the fallback variant)
   bool bench_floor = false;  // empty programs on the cost hooks instead (bench/)

@@ -48,25 +48,29 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size) {
 
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err) {
-  ks_span_rec r;
-  if (size < sizeof(r)) {
+  auto fail = [err](DecodeError e) -> std::optional<core::Span> {
     if (err != nullptr) {
-      *err = DecodeError::kShort;
+      *err = e;
     }
     return std::nullopt;
+  };
+  ks_hdr h;
+  if (size < sizeof(h)) {
+    return fail(DecodeError::kShort);
   }
-  std::memcpy(&r, data, sizeof(r));
-  if (r.hdr.kind != KS_REC_SPAN) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadKind;
-    }
-    return std::nullopt;
+  std::memcpy(&h, data, sizeof(h));
+  if (h.kind != KS_REC_SPAN) {
+    return fail(DecodeError::kBadKind);
   }
-  if (r.hdr.size != sizeof(r)) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadSize;
-    }
-    return std::nullopt;
+  // Records stop before costs or name when those were not sent.
+  if (h.size > size || (h.size != sizeof(ks_span_rec) && h.size != KS_SPAN_REC_NO_NAME &&
+                        h.size != KS_SPAN_REC_NO_COSTS_NO_NAME)) {
+    return fail(DecodeError::kBadSize);
+  }
+  ks_span_rec r{};
+  std::memcpy(&r, data, h.size);
+  if ((r.flags & KS_SPAN_HAS_COSTS) != 0 && h.size < KS_SPAN_REC_NO_NAME) {
+    return fail(DecodeError::kBadSize);
   }
   core::Span s;
   s.name = fixed_string(r.name, sizeof(r.name));
