@@ -97,6 +97,11 @@ void check_run(const CostRun &r) {
   EXPECT_GE(cost(sleep, "syscalls"), 1u) << sleep.dump();
   EXPECT_GE(cost(sleep, "syscall_ns"), 95'000'000u) << sleep.dump();
 
+  // 1000 getppid calls: exactly 1000 syscalls. The 5-byte NOP probe sites
+  // enter the kernel through the uprobe syscall, which is not the program's.
+  const json &sc = only(r, "syscalls");
+  EXPECT_EQ(cost(sc, "syscalls"), 1000u) << sc.dump();
+
   // 4 MiB read to EOF: exactly its size (the final read returns 0).
   const json &rf = only(r, "read_file");
   EXPECT_EQ(r.report["read_file_bytes"].get<uint64_t>(), 4194304u);

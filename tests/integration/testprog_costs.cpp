@@ -263,6 +263,14 @@ int main(int argc, char **argv) {
     }
     KERNSPAN_END("sleep");
   }
+  // exactly 1000 syscalls (the probes' own trampoline syscalls must not count)
+  {
+    KERNSPAN_BEGIN("syscalls");
+    for (int i = 0; i < 1000; i++) {
+      syscall(SYS_getppid);
+    }
+    KERNSPAN_END("syscalls");
+  }
   // read_file
   {
     std::vector<char> buf(size_t{64} * 1024);
