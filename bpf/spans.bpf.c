@@ -20,32 +20,49 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline int ks_hexval(char c)
+/* bpf_loop state for parsing a traceparent, one character per call (the
+ * verifier then checks one step instead of 55 unrolled ones). */
+struct ks_tp_ctx {
+	char tp[64];
+	__u64 v[5]; /* version, trace hi, trace lo, parent, flags */
+	int bad;
+};
+
+static long ks_tp_step(__u32 k, void *arg)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+	struct ks_tp_ctx *c = arg;
+	char ch = c->tp[k & 63];
+	__u32 field;
+	int d;
 
-/* Parse `n` hex digits at tp[off]; -1 on a bad digit. */
-static __always_inline int ks_parse_hex(const char *tp, int off, int n, __u64 *out)
-{
-	__u64 v = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i >= n)
-			break;
-		int d = ks_hexval(tp[(off + i) & 63]);
-
-		if (d < 0)
-			return -1;
-		v = (v << 4) | d;
+	/* "vv-" 32 hex "-" 16 hex "-" 2 hex: dashes at 2, 35, 52 */
+	if (k == 2 || k == 35 || k == 52) {
+		if (ch != '-')
+			c->bad = 1;
+		return c->bad;
 	}
-	*out = v;
+	if (ch >= '0' && ch <= '9')
+		d = ch - '0';
+	else if (ch >= 'a' && ch <= 'f')
+		d = ch - 'a' + 10;
+	else if (ch >= 'A' && ch <= 'F')
+		d = ch - 'A' + 10;
+	else {
+		c->bad = 1;
+		return 1;
+	}
+	if (k < 2)
+		field = 0;
+	else if (k < 19)
+		field = 1;
+	else if (k < 35)
+		field = 2;
+	else if (k < 52)
+		field = 3;
+	else
+		field = 4;
+	field %= 5;
+	c->v[field] = (c->v[field] << 4) | d;
 	return 0;
 }
 
@@ -55,23 +72,19 @@ static __always_inline int ks_parse_hex(const char *tp, int off, int n, __u64 *o
  */
 static __always_inline int ks_parse_traceparent(__u64 uptr, struct ks_frame *f)
 {
-	char tp[64] = {};
-	__u64 ver, hi, lo, parent, flags;
+	struct ks_tp_ctx c = {};
 
-	if (!uptr || bpf_probe_read_user(tp, KS_TRACEPARENT_LEN, (const void *)uptr))
+	if (!uptr || bpf_probe_read_user(c.tp, KS_TRACEPARENT_LEN, (const void *)uptr))
 		return -1;
-	if (tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+	bpf_loop(KS_TRACEPARENT_LEN, ks_tp_step, &c, 0);
+	if (c.bad || c.v[0] == 0xff)
 		return -1;
-	if (ks_parse_hex(tp, 0, 2, &ver) || ver == 0xff || ks_parse_hex(tp, 3, 16, &hi) ||
-	    ks_parse_hex(tp, 19, 16, &lo) || ks_parse_hex(tp, 36, 16, &parent) ||
-	    ks_parse_hex(tp, 53, 2, &flags))
+	if ((!c.v[1] && !c.v[2]) || !c.v[3])
 		return -1;
-	if ((!hi && !lo) || !parent)
-		return -1;
-	f->trace_id_hi = hi;
-	f->trace_id_lo = lo;
-	f->parent_span_id = parent;
-	f->flags |= KS_SPAN_REMOTE_PARENT | ((flags & 1) ? KS_SPAN_SAMPLED : 0);
+	f->trace_id_hi = c.v[1];
+	f->trace_id_lo = c.v[2];
+	f->parent_span_id = c.v[3];
+	f->flags |= KS_SPAN_REMOTE_PARENT | ((c.v[4] & 1) ? KS_SPAN_SAMPLED : 0);
 	return 0;
 }
 
@@ -215,6 +228,31 @@ static __always_inline bool ks_same_name(__u64 a, __u64 b)
 	return true;
 }
 
+/* bpf_loop callback: is frame top - 1 - k the one named name_ptr? Searched
+ * through bpf_loop so the verifier checks one iteration, not each depth on
+ * every path into the record below. */
+struct ks_find_ctx {
+	struct ks_thread *t;
+	__u64 name_ptr;
+	__u32 top;
+	__u32 found;
+};
+
+static long ks_find_frame(__u32 k, void *arg)
+{
+	struct ks_find_ctx *c = arg;
+	__u32 i;
+
+	if (k >= c->top)
+		return 1;
+	i = (c->top - 1 - k) & (KS_MAX_DEPTH - 1);
+	if (c->t->frames[i].name_ptr == c->name_ptr) {
+		c->found = i;
+		return 1;
+	}
+	return 0;
+}
+
 static __always_inline int ks_end(__u64 name_ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -239,14 +277,12 @@ static __always_inline int ks_end(__u64 name_ptr)
 	    !ks_same_name(t->frames[top].name_ptr, name_ptr)) {
 		/* An inner span never ended (exception, longjmp): find the
 		 * frame this end belongs to, abandon the ones above it. */
-		__u32 found = KS_MAX_DEPTH;
+		struct ks_find_ctx fc = {
+		    .t = t, .name_ptr = name_ptr, .top = top, .found = KS_MAX_DEPTH};
+		__u32 found;
 
-		for (int i = KS_MAX_DEPTH - 1; i >= 0; i--) {
-			if ((__u32)i < top && t->frames[i].name_ptr == name_ptr) {
-				found = i;
-				break;
-			}
-		}
+		bpf_loop(KS_MAX_DEPTH, ks_find_frame, &fc, 0);
+		found = fc.found;
 		if (found == KS_MAX_DEPTH) {
 			ks_count_drop(KS_DROP_UNMATCHED_END);
 			return 0;
@@ -281,6 +317,28 @@ int span_begin_remote(struct pt_regs *ctx)
 
 SEC("usdt")
 int span_end(struct pt_regs *ctx)
+{
+	return ks_end(PT_REGS_PARM1(ctx));
+}
+
+/* The same, attached through multi-uprobe links (userspace sets the
+ * expected attach type): one link per probe name for all its sites. */
+SEC("uprobe")
+int span_begin_m(struct pt_regs *ctx)
+{
+	return ks_begin(PT_REGS_PARM1(ctx), 0);
+}
+
+SEC("uprobe")
+int span_begin_remote_m(struct pt_regs *ctx)
+{
+	__u64 tp = PT_REGS_PARM2(ctx);
+
+	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
+}
+
+SEC("uprobe")
+int span_end_m(struct pt_regs *ctx)
 {
 	return ks_end(PT_REGS_PARM1(ctx));
 }
@@ -323,10 +381,32 @@ int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
  * before exit_mm(), so the name can still be read; on older kernels the read
  * fails, the name stays empty and userspace fills it in from name_ptr.
  */
+struct ks_exit_ctx {
+	struct ks_thread *t;
+	__u64 id;
+	__u64 now;
+};
+
+/* bpf_loop callback: report the innermost open span as incomplete. */
+static long ks_exit_one(__u32 k, void *arg)
+{
+	struct ks_exit_ctx *c = arg;
+	struct ks_thread *t = c->t;
+	__u32 top;
+
+	if (t->depth == 0)
+		return 1;
+	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
+	ks_count_drop(KS_DROP_INCOMPLETE);
+	ks_emit_rec(t, top, c->id, c->now, KS_SPAN_INCOMPLETE, true);
+	t->depth = top;
+	return 0;
+}
+
 static __always_inline int ks_thread_exit(struct task_struct *task)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 now;
+	struct ks_exit_ctx ec = {};
 	struct ks_thread *t;
 
 	if (!ks_is_target(id >> 32))
@@ -334,17 +414,10 @@ static __always_inline int ks_thread_exit(struct task_struct *task)
 	t = bpf_task_storage_get(&threads, task, 0, 0);
 	if (!t || t->depth == 0)
 		return 0;
-	now = bpf_ktime_get_ns();
-	for (__u32 i = 0; i < KS_MAX_DEPTH; i++) {
-		__u32 top;
-
-		if (t->depth == 0)
-			break;
-		top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
-		ks_count_drop(KS_DROP_INCOMPLETE);
-		ks_emit_rec(t, top, id, now, KS_SPAN_INCOMPLETE, true);
-		t->depth = top;
-	}
+	ec.t = t;
+	ec.id = id;
+	ec.now = bpf_ktime_get_ns();
+	bpf_loop(KS_MAX_DEPTH, ks_exit_one, &ec, 0);
 	return 0;
 }
 

@@ -204,6 +204,28 @@ TEST(Spine, RemoteTraceparentIsAdopted) {
   }
 }
 
+// A malformed traceparent starts a new trace and is counted, never adopted.
+TEST(Spine, MalformedTraceparentStartsANewTraceAndIsCounted) {
+  KS_REQUIRE_ROOT();
+  for (const std::string tp :
+       {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",       // short
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",    // not hex
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // no dash
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) { // ver ff
+    const Traced t = trace_demo({"--requests", "3", "--traceparent", tp, "--linger-ms", "50"});
+    ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+    ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 3u) << tp;
+    for (const auto &s : t.spans) {
+      EXPECT_NE(s["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736") << tp;
+      if (s["name"] == "handle_request") {
+        EXPECT_EQ(s["parent_span_id"], "") << tp;
+      }
+    }
+    EXPECT_NE(t.ks_out.find("bad_traceparent=3"), std::string::npos) << tp << "\n" << t.ks_out;
+  }
+}
+
 TEST(Spine, ThreadExitReportsOpenSpansAsIncomplete) {
   KS_REQUIRE_ROOT();
   const std::string out = temp_path("exit.jsonl");

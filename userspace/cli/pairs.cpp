@@ -79,13 +79,20 @@ size_t plan_pairs(const std::vector<std::string> &spans, const std::vector<std::
     const auto id = static_cast<uint64_t>(plan.pairs.size());
     plan.pairs.push_back(spec);
     for (const auto &s : b) {
-      plan.usdt.push_back(
-          {pid, s.open_path, spec.begin.provider, spec.begin.name, false, "pair_begin", id});
+      plan.usdt.push_back({pid,
+                           s.open_path,
+                           spec.begin.provider,
+                           spec.begin.name,
+                           false,
+                           "pair_begin",
+                           id,
+                           {},
+                           {}});
       used.insert(s.open_path);
     }
     for (const auto &s : e) {
       plan.usdt.push_back(
-          {pid, s.open_path, spec.end.provider, spec.end.name, false, "pair_end", id});
+          {pid, s.open_path, spec.end.provider, spec.end.name, false, "pair_end", id, {}, {}});
       used.insert(s.open_path);
     }
   }
@@ -95,7 +102,8 @@ size_t plan_pairs(const std::vector<std::string> &spans, const std::vector<std::
     const auto idx = static_cast<uint64_t>(plan.counted.size());
     plan.counted.push_back(ref.str());
     for (const auto &s : sites) {
-      plan.usdt.push_back({pid, s.open_path, ref.provider, ref.name, false, "usdt_count", idx});
+      plan.usdt.push_back(
+          {pid, s.open_path, ref.provider, ref.name, false, "usdt_count", idx, {}, {}});
       used.insert(s.open_path);
     }
   }

@@ -65,16 +65,26 @@ void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size
   for (const auto &obj : found) {
     // probe name -> do all its sites pass arguments in the pinned registers?
     std::map<std::string, bool> names;
+    std::map<std::string, collect::UsdtAttach> sites;
     for (const auto &p : obj.probes) {
       if (kSpanProbes.count(p.name) == 0) {
         continue;
       }
-      const bool regs = p.args == (p.name == "span_begin_remote" ? "8@%rdi 8@%rsi" : "8@%rdi");
+      const bool regs = p.args == (p.name == "span_begin_remote" ? "8@%rdi 8@%rsi" : "8@%rdi") &&
+                        p.site_offset != 0 && (p.semaphore == 0 || p.semaphore_offset != 0);
       auto [it, fresh] = names.emplace(p.name, regs);
       it->second = it->second && regs;
+      auto &a = sites[p.name];
+      a.site_offsets.push_back(p.site_offset);
+      a.semaphore_offsets.push_back(p.semaphore_offset);
     }
     for (const auto &[n, regs] : names) {
-      plan.usdt.push_back({pid, obj.open_path, kProvider, n, regs, "", 0});
+      collect::UsdtAttach a{pid, obj.open_path, kProvider, n, regs, "", 0, {}, {}};
+      if (regs) {
+        a.site_offsets = std::move(sites[n].site_offsets);
+        a.semaphore_offsets = std::move(sites[n].semaphore_offsets);
+      }
+      plan.usdt.push_back(std::move(a));
     }
     if (!names.empty()) {
       (*objects)++;

@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -145,6 +146,18 @@ bool hand_off_perf_fds() {
   close(devnull);
   // pipefd[1] stays open until we exit: then the grandchild unregisters.
   return true;
+}
+
+// Multi-uprobe links: Linux 6.6 and newer.
+bool multi_uprobes_supported() {
+  static const bool supported = [] {
+    utsname u{};
+    int major = 0;
+    int minor = 0;
+    return uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+           (major > 6 || (major == 6 && minor >= 6));
+  }();
+  return supported;
 }
 
 // Entries in the span-name cache: (tgid, address) -> name.
@@ -436,8 +449,13 @@ struct Collector::Impl {
     }
     // Load only what the plan attaches: each program costs verifier time.
     for (bpf_program *p :
+         {skel->progs.span_begin_m, skel->progs.span_begin_remote_m, skel->progs.span_end_m}) {
+      bpf_program__set_expected_attach_type(p, static_cast<bpf_attach_type>(kAttachUprobeMulti));
+    }
+    for (bpf_program *p :
          {skel->progs.span_begin, skel->progs.span_begin_usdt, skel->progs.span_begin_remote,
-          skel->progs.span_begin_remote_usdt, skel->progs.span_end, skel->progs.span_end_usdt}) {
+          skel->progs.span_begin_remote_usdt, skel->progs.span_end, skel->progs.span_end_usdt,
+          skel->progs.span_begin_m, skel->progs.span_begin_remote_m, skel->progs.span_end_m}) {
       bool used = false;
       for (const auto &u : plan.usdt) {
         used = used || program_for(skel, u) == p;
@@ -446,6 +464,15 @@ struct Collector::Impl {
     }
     // Function uprobes only when asked for: older kernels reject the
     // multi-uprobe attach type at load.
+    // USDT pairs and counters likewise: pair_end alone takes the verifier
+    // tens of milliseconds.
+    for (bpf_program *p : {skel->progs.pair_begin, skel->progs.pair_end, skel->progs.usdt_count}) {
+      bool used = false;
+      for (const auto &u : plan.usdt) {
+        used = used || u.program == bpf_program__name(p);
+      }
+      bpf_program__set_autoload(p, used);
+    }
     const bool fns = !plan.uprobes.empty();
     bpf_program__set_autoload(skel->progs.fn_entry, fns);
     bpf_program__set_autoload(skel->progs.fn_return, fns);
@@ -476,8 +503,26 @@ struct Collector::Impl {
     }
     bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
+    // With -v: the verifier's statistics per program (BPF_LOG_STATS).
+    std::map<std::string, std::vector<char>> stats_logs;
+    if (g_verbose) {
+      bpf_program *p = nullptr;
+      bpf_object__for_each_program(p, skel->obj) {
+        if (bpf_program__autoload(p)) {
+          auto &buf = stats_logs[bpf_program__name(p)];
+          buf.assign(4096, 0);
+          bpf_program__set_log_buf(p, buf.data(), buf.size());
+          bpf_program__set_log_level(p, 4);
+        }
+      }
+    }
     err = ks_kernspan__load(skel);
     g_quiet_libbpf = false;
+    for (const auto &[name, buf] : stats_logs) {
+      std::string text(buf.data(), strnlen(buf.data(), buf.size()));
+      std::replace(text.begin(), text.end(), '\n', ' ');
+      spdlog::debug("verifier {}: {}", name, text);
+    }
     if (err != 0) {
       ks_kernspan__destroy(skel);
       skel = nullptr;
@@ -534,18 +579,27 @@ struct Collector::Impl {
   // The program for a USDT probe: a named one (--span, --usdt), else for
   // kernspan's own probes the register-reading one where every site passes
   // its arguments in registers, else libbpf's generic.
+  // Kernel's own probes with known sites go through multi-uprobe links
+  // (Linux 6.6+), others through libbpf's USDT attach.
+  static bool use_multi(const UsdtAttach &u) {
+    return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobes_supported();
+  }
+
   static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u) {
     if (!u.program.empty()) {
       return bpf_object__find_program_by_name(sk->obj, u.program.c_str());
     }
+    const bool multi = use_multi(u);
     if (u.name == "span_begin") {
-      return u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt;
+      return multi ? sk->progs.span_begin_m
+                   : (u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt);
     }
     if (u.name == "span_begin_remote") {
-      return u.regs ? sk->progs.span_begin_remote : sk->progs.span_begin_remote_usdt;
+      return multi ? sk->progs.span_begin_remote_m
+                   : (u.regs ? sk->progs.span_begin_remote : sk->progs.span_begin_remote_usdt);
     }
     if (u.name == "span_end") {
-      return u.regs ? sk->progs.span_end : sk->progs.span_end_usdt;
+      return multi ? sk->progs.span_end_m : (u.regs ? sk->progs.span_end : sk->progs.span_end_usdt);
     }
     return nullptr;
   }
@@ -576,6 +630,24 @@ struct Collector::Impl {
       bpf_program *prog = program_for(skel, u);
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
+      }
+      if (use_multi(u)) {
+        const std::vector<uint64_t> cookies(u.site_offsets.size(), 0);
+        const bool any_sema = std::any_of(u.semaphore_offsets.begin(), u.semaphore_offsets.end(),
+                                          [](uint64_t o) { return o != 0; });
+        const int fd = uprobe_multi_link(bpf_program__fd(prog), u.object, u.site_offsets, cookies,
+                                         false, u.pid,
+                                         any_sema ? std::span<const uint64_t>(u.semaphore_offsets)
+                                                  : std::span<const uint64_t>());
+        if (fd < 0) {
+          if (u.pid > 0 && kill(u.pid, 0) != 0) {
+            throw CollectError("PID " + std::to_string(u.pid) + " exited while attaching");
+          }
+          throw CollectError("cannot attach to USDT " + u.provider + ":" + u.name + " in " +
+                             u.object + ": " + std::strerror(-fd));
+        }
+        (is_end(u) ? fn_return_links : fn_entry_links).push_back(fd);
+        continue;
       }
       bpf_usdt_opts uopts{}; // not LIBBPF_OPTS: a C99 compound literal
       uopts.sz = sizeof(uopts);
@@ -668,7 +740,10 @@ std::unique_ptr<Collector> Collector::start(const Plan &plan) {
   libbpf_set_print(libbpf_log);
   auto impl = std::make_unique<Impl>();
   impl->plan = plan;
+  const auto t0 = Clock::now();
   impl->load();
+  spdlog::debug("open and load took {:.1f} ms",
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   impl->setup_poll(); // pidfds before attach: an exit during attach is seen
   impl->attach();
   return std::unique_ptr<Collector>(new Collector(std::move(impl)));
@@ -864,6 +939,9 @@ uint64_t Collector::records() const {
 }
 size_t Collector::attached() const {
   size_t n = impl_->links.size() + impl_->begin_links.size();
+  for (const auto &u : impl_->plan.usdt) {
+    n += Impl::use_multi(u) ? 1 : 0; // a probe's sites in one multi-uprobe link
+  }
   for (const auto &u : impl_->plan.uprobes) {
     n += 2 * u.sites.size(); // an entry and a return uprobe each
   }

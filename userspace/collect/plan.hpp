@@ -21,6 +21,12 @@ struct UsdtAttach {
   bool regs = false;    // every site passes its arguments in %rdi, %rsi
   std::string program;  // BPF program to attach; "" = the one named like the probe
   uint64_t cookie = 0;  // usdt cookie: pair id or counter index
+  // With regs: every site's file offset and its semaphore's (0: none). Such
+  // probes are attached as one multi-uprobe link per probe name (one
+  // syscall to attach, one RCU grace period to detach) instead of one perf
+  // event per site through libbpf.
+  std::vector<uint64_t> site_offsets;
+  std::vector<uint64_t> semaphore_offsets;
 };
 
 // A read-only mapping of a target holding span names: BPF sends a name

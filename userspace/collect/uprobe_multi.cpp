@@ -41,8 +41,10 @@ static_assert(sizeof(LinkCreateUprobeMulti) == 64);
 } // namespace
 
 int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint64_t> offsets,
-                      std::span<const uint64_t> cookies, bool is_return, pid_t pid) {
-  if (offsets.empty() || offsets.size() != cookies.size()) {
+                      std::span<const uint64_t> cookies, bool is_return, pid_t pid,
+                      std::span<const uint64_t> ref_ctr_offsets) {
+  if (offsets.empty() || offsets.size() != cookies.size() ||
+      (!ref_ctr_offsets.empty() && ref_ctr_offsets.size() != offsets.size())) {
     return -EINVAL;
   }
   LinkCreateUprobeMulti a{};
@@ -51,6 +53,8 @@ int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint
   a.path = reinterpret_cast<uintptr_t>(path.c_str());
   a.offsets = reinterpret_cast<uintptr_t>(offsets.data());
   a.cookies = reinterpret_cast<uintptr_t>(cookies.data());
+  a.ref_ctr_offsets =
+      ref_ctr_offsets.empty() ? 0 : reinterpret_cast<uintptr_t>(ref_ctr_offsets.data());
   a.cnt = static_cast<uint32_t>(offsets.size());
   a.um_flags = is_return ? kUprobeMultiReturn : 0;
   a.pid = pid > 0 ? static_cast<uint32_t>(pid) : 0;

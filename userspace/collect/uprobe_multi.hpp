@@ -22,8 +22,11 @@ constexpr uint32_t kUprobeMultiReturn = 1u; // BPF_F_UPROBE_MULTI_RETURN
 // the file offsets in `path`, with one cookie per offset. pid > 0 limits the
 // probes to that process (the kernel filters); pid <= 0: every process.
 // Returns the link fd, or -errno.
+// `ref_ctr_offsets`, if not empty, gives each site's USDT semaphore (file
+// offset; the kernel counts attached probes there while the link lives).
 int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint64_t> offsets,
-                      std::span<const uint64_t> cookies, bool is_return, pid_t pid);
+                      std::span<const uint64_t> cookies, bool is_return, pid_t pid,
+                      std::span<const uint64_t> ref_ctr_offsets = {});
 
 } // namespace kernspan::collect
 

@@ -151,8 +151,42 @@ std::vector<UsdtProbe> read_usdt_probes(const std::string &path) {
       out.push_back(std::move(p));
     }
   }
+  // File offsets, as the kernel's uprobes want them: the site moves with
+  // .stapsdt.base when the object was prelinked, semaphores do not.
+  uint64_t stapsdt_base = 0;
+  scn = nullptr;
+  while ((scn = elf_nextscn(f.elf, scn)) != nullptr) {
+    GElf_Shdr sh;
+    const char *sname =
+        gelf_getshdr(scn, &sh) != nullptr ? elf_strptr(f.elf, shstrndx, sh.sh_name) : nullptr;
+    if (sname != nullptr && std::strcmp(sname, ".stapsdt.base") == 0) {
+      stapsdt_base = sh.sh_addr;
+    }
+  }
+  size_t nph = 0;
+  std::vector<GElf_Phdr> loads;
+  if (elf_getphdrnum(f.elf, &nph) == 0) {
+    for (size_t i = 0; i < nph; i++) {
+      GElf_Phdr ph;
+      if (gelf_getphdr(f.elf, static_cast<int>(i), &ph) != nullptr && ph.p_type == PT_LOAD) {
+        loads.push_back(ph);
+      }
+    }
+  }
+  auto to_offset = [&loads](uint64_t addr, bool exec) -> uint64_t {
+    for (const auto &ph : loads) {
+      if ((!exec || (ph.p_flags & PF_X) != 0) && addr >= ph.p_vaddr &&
+          addr < ph.p_vaddr + ph.p_memsz) {
+        return addr - ph.p_vaddr + ph.p_offset;
+      }
+    }
+    return 0;
+  };
   for (auto &p : out) {
     p.site_bytes = nop_length(f.elf, p.pc);
+    const uint64_t pc = p.base != 0 && stapsdt_base != 0 ? p.pc + stapsdt_base - p.base : p.pc;
+    p.site_offset = to_offset(pc, true);
+    p.semaphore_offset = p.semaphore != 0 ? to_offset(p.semaphore, false) : 0;
   }
   return out;
 }

@@ -13,11 +13,13 @@ struct UsdtProbe {
   std::string object; // path as given
   std::string provider;
   std::string name;
-  std::string args;        // "8@%rax -4@$1"
-  uint64_t pc = 0;         // link-time address of the probe site
-  uint64_t base = 0;       // link-time address of .stapsdt.base (0 if none)
-  uint64_t semaphore = 0;  // link-time address, 0 if none
-  unsigned site_bytes = 0; // NOP length at the site (1, 5, ...), 0 if unknown
+  std::string args;              // "8@%rax -4@$1"
+  uint64_t pc = 0;               // link-time address of the probe site
+  uint64_t base = 0;             // link-time address of .stapsdt.base (0 if none)
+  uint64_t semaphore = 0;        // link-time address, 0 if none
+  unsigned site_bytes = 0;       // NOP length at the site (1, 5, ...), 0 if unknown
+  uint64_t site_offset = 0;      // file offset of the site (.stapsdt.base applied), 0 if unknown
+  uint64_t semaphore_offset = 0; // file offset of the semaphore, 0 if none
 };
 
 // Every USDT probe in the object. Throws ProbeError if the file cannot be
