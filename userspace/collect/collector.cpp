@@ -95,10 +95,11 @@ std::string errstr(int err) {
 // grandchild inherits copies of the perf-event fds, we close ours (not the
 // last reference, so fast), and once we have exited (its pipe reads EOF) the
 // grandchild closes the last references and the kernel unregisters the
-// probes. Returns false if the hand-off could not be made. libbpf's link
+// probes. Multi-uprobe link fds (one grace period each) go the same way.
+// Returns false if the hand-off could not be made. libbpf's link
 // objects are destroyed as usual afterwards.
-bool hand_off_perf_fds() {
-  std::vector<int> fds;
+bool hand_off_perf_fds(const std::vector<int> &link_fds) {
+  std::vector<int> fds = link_fds; // multi-uprobe links: one grace period each
   if (DIR *d = opendir("/proc/self/fd")) {
     while (dirent *e = readdir(d)) {
       char target[64] = {};
@@ -295,10 +296,13 @@ struct Collector::Impl {
     detached = true;
     const auto t0 = Clock::now();
     skel->bss->ks_paused = 1;
-    if (!hand_off_perf_fds()) {
+    std::vector<int> multi_links = fn_entry_links;
+    multi_links.insert(multi_links.end(), fn_return_links.begin(), fn_return_links.end());
+    if (!hand_off_perf_fds(multi_links)) {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
     }
-    // One RCU grace period per link, not per uprobe: close them in place.
+    // Handed off (now /dev/null), or, if that failed, one RCU grace period
+    // per link, not per uprobe: close them in place.
     for (int fd : fn_entry_links) { // entries first: no new frames after this
       close(fd);
     }
