@@ -25,7 +25,7 @@ namespace kernspan::testing {
 // kept. `hold` keeps each request until release() (hang guard: 30 s).
 class ScriptedReceiver {
 public:
-  ScriptedReceiver(std::string path, int ok_status, int port = 0) : ok_status_(ok_status) {
+  ScriptedReceiver(const std::string &path, int ok_status, int port = 0) : ok_status_(ok_status) {
     server_.Post(path, [this](const httplib::Request &req, httplib::Response &res) {
       const size_t n = requests_++;
       if (hold_) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -55,7 +56,7 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
 namespace {
 
 std::chrono::milliseconds export_timeout(const SinkOptions &o) {
-  return std::chrono::milliseconds(static_cast<int64_t>(o.export_timeout_s * 1000.0 + 0.5));
+  return std::chrono::milliseconds(std::llround(o.export_timeout_s * 1000.0));
 }
 
 std::string read_file(const std::string &path) {
