@@ -315,9 +315,12 @@ TEST(OtlpSink, RequestInFlightIsCutAtTheDeadline) {
   const std::string err = ::testing::internal::GetCapturedStderr();
   rx.release();
   const auto s = sink.stats();
+  // Had close() waited for the answer, the held request would have been
+  // answered 200 after the 30 s guard and counted as sent. (The collector
+  // may still keep what it was sent; kernspan cannot know, so it counts
+  // those spans as not delivered.)
   EXPECT_EQ(s.shutdown, 30u);
   EXPECT_EQ(s.sent_spans, 0u);
-  EXPECT_EQ(rx.ids().size(), 0u);
   EXPECT_EQ(err, "kernspan: otlp: sent 0 spans in 0 requests (0 retries); queue peak 30 of 8192 "
                  "spans\n"
                  "kernspan: otlp: 30 spans not sent by the export timeout (0.2 s) at exit; "
