@@ -2,8 +2,11 @@
 // Exporter throughput, in one run (issue 5, "Speed"): spans encoded per
 // second by each format, spans delivered per second through the HTTP batch
 // sender to a local receiver (OTLP protobuf, OTLP JSON, Zipkin), and the
-// /metrics render time at 10k series. Prints numbers, asserts nothing; not
-// run by ctest. Best of --reps runs (default 5), one thread, wall time.
+// /metrics render time at 10k series. With --flood-only (last argument)
+// instead: memory under a 1M spans/s flood with a dead collector, refusing
+// and then a black hole (--flood-seconds S each, default 10), alone so its
+// RSS is the sinks' own. Prints numbers, asserts nothing; not run by ctest.
+// Best of --reps runs (default 5), one thread, wall time.
 #include "exporters/file_sinks.hpp"
 #include "exporters/jsonl.hpp"
 #include "exporters/otlp.hpp"
@@ -11,6 +14,7 @@
 #include "exporters/zipkin.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -18,8 +22,11 @@
 #include <cstring>
 #include <functional>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -93,17 +100,150 @@ double delivered_per_second(
   return static_cast<double>(n) / s;
 }
 
+// Resident set size of this process, in KiB (VmRSS).
+long rss_kib() {
+  std::FILE *f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) {
+    return -1;
+  }
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, "VmRSS:", 6) == 0) {
+      kib = std::strtol(line + 6, nullptr, 10);
+    }
+  }
+  std::fclose(f);
+  return kib;
+}
+
+// A loopback port; with `listen`, a socket that listens and never accepts
+// (a black hole: connections complete, requests are never answered) is
+// returned in *fd, else nothing listens on it (connections are refused).
+int dead_port(bool listen, int *fd) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (bind(s, reinterpret_cast<sockaddr *>(&a), len) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) != 0 ||
+      (listen && ::listen(s, 1) != 0)) {
+    std::perror("dead_port");
+    std::exit(1);
+  }
+  if (listen) {
+    *fd = s;
+  } else {
+    close(s);
+  }
+  return ntohs(a.sin_port);
+}
+
+// A flood of `rate` spans/s for `seconds` into an OTLP and a Zipkin sink
+// whose collector is dead (refusing, or a black hole): what memory does it
+// take, and how long does the exit's final flush then take? Spans are
+// offered in slices of 1 ms; RSS is sampled every 50 ms.
+void flood_dead_collector(double seconds, double rate, bool black_hole) {
+  int hole = -1;
+  const int port = dead_port(black_hole, &hole);
+  const std::string dead = "http://127.0.0.1:" + std::to_string(port);
+  std::vector<core::Span> pool;
+  for (uint64_t i = 0; i < 4096; i++) {
+    pool.push_back(make_span(i));
+  }
+  const long before = rss_kib();
+  exporters::OtlpOptions oo;
+  oo.endpoint = exporters::parse_http_endpoint(dead, "/v1/traces");
+  oo.resource = {{"service.name", std::string("demo")}};
+  exporters::ZipkinOptions zo;
+  zo.endpoint = exporters::parse_http_endpoint(dead, "/api/v2/spans");
+  zo.service = "demo";
+  auto otlp = std::make_unique<exporters::OtlpSink>(oo);
+  auto zipkin = std::make_unique<exporters::ZipkinSink>(zo);
+
+  std::atomic<bool> done{false};
+  std::atomic<long> peak{0};
+  std::vector<long> per_second;
+  std::thread sampler([&] {
+    const auto t0 = Clock::now();
+    auto next_mark = t0 + std::chrono::seconds(1);
+    while (!done) {
+      const long r = rss_kib();
+      peak = std::max(peak.load(), r);
+      if (Clock::now() >= next_mark) {
+        per_second.push_back(r);
+        next_mark += std::chrono::seconds(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::duration<double>(seconds);
+  const auto per_ms = static_cast<uint64_t>(rate / 1000);
+  uint64_t offered = 0;
+  auto slice = t0;
+  while (Clock::now() < end) {
+    for (uint64_t k = 0; k < per_ms; k++) {
+      const core::Span &s = pool[offered++ % pool.size()];
+      otlp->on_span(s);
+      zipkin->on_span(s);
+    }
+    slice += std::chrono::milliseconds(1);
+    std::this_thread::sleep_until(slice);
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  done = true;
+  sampler.join();
+  const auto os = otlp->stats();
+  const auto zs = zipkin->stats();
+  const auto c0 = Clock::now();
+  std::thread closer([&] { zipkin->close(); }); // in parallel, as kernspan does
+  otlp->close();
+  closer.join();
+  const double close_ms = std::chrono::duration<double, std::milli>(Clock::now() - c0).count();
+  if (hole >= 0) {
+    close(hole);
+  }
+  std::printf("dead collector (%s) flood, OTLP + Zipkin sinks (default options: queue %zu):\n",
+              black_hole ? "black hole: listens, never answers" : "refuses connections",
+              oo.max_queue);
+  row("offered to each sink", static_cast<double>(offered) / took);
+  std::printf("  %-44s %12ld KiB\n", "RSS before the sinks", before);
+  std::printf("  %-44s %12ld KiB\n", "peak RSS during the flood", peak.load());
+  std::string marks;
+  for (const long r : per_second) {
+    marks += " " + std::to_string(r / 1024);
+  }
+  std::printf("  %-44s %s\n", "RSS at each second, MiB:", marks.c_str());
+  std::printf("  %-44s %zu / %zu\n", "queue peak, OTLP / Zipkin", os.max_queued, zs.max_queued);
+  std::printf("  %-44s %12.0f ms\n", "close (final flush, export timeout 1 s)", close_ms);
+  std::printf("  %-44s %llu / %llu\n", "queue_full drops, OTLP / Zipkin",
+              static_cast<unsigned long long>(os.queue_full),
+              static_cast<unsigned long long>(zs.queue_full));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   int reps = 5;
   size_t n = 200'000;
+  double flood_seconds = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--reps") == 0) {
       reps = std::atoi(argv[i + 1]);
     } else if (std::strcmp(argv[i], "--spans") == 0) {
       n = std::strtoull(argv[i + 1], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--flood-seconds") == 0) {
+      flood_seconds = std::atof(argv[i + 1]);
     }
+  }
+  if (argc > 1 && std::strcmp(argv[argc - 1], "--flood-only") == 0) {
+    // Alone, so the RSS figures are the sinks' and not what the other
+    // sections left on the heap.
+    flood_dead_collector(flood_seconds, 1e6, false);
+    flood_dead_collector(flood_seconds, 1e6, true);
+    return 0;
   }
   std::vector<core::Span> spans;
   spans.reserve(n);

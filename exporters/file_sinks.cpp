@@ -1,18 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "exporters/file_sinks.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
+#include <cstdio>
 #include <utility>
 
 #include "exporters/json_writer.hpp"
+#include "exporters/span_json.hpp"
 #include "exporters/utf8.hpp"
 
 namespace kernspan::exporters {
 namespace {
-
-constexpr size_t kBufferBytes = size_t{1} << 20;
 
 // "1700000000123456.789": ns as exact decimal microseconds. A double would
 // lose the nanoseconds of a Unix timestamp; the JSON number text keeps them.
@@ -82,38 +79,6 @@ std::optional<FileFormat> parse_file_format(std::string_view name) {
     return FileFormat::kInflux;
   }
   return std::nullopt;
-}
-
-// ---- OutputFile -----------------------------------------------------------
-
-OutputFile::OutputFile(const std::string &path, const char *what) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (file_ == nullptr) {
-    throw std::runtime_error(std::string(what) + ": cannot open '" + path +
-                             "' for writing: " + std::strerror(errno));
-  }
-  std::setvbuf(file_, nullptr, _IOFBF, kBufferBytes);
-}
-
-OutputFile::~OutputFile() {
-  close();
-}
-
-bool OutputFile::write(std::string_view data) {
-  return file_ != nullptr && std::fwrite(data.data(), 1, data.size(), file_) == data.size();
-}
-
-void OutputFile::flush() {
-  if (file_ != nullptr) {
-    std::fflush(file_);
-  }
-}
-
-void OutputFile::close() {
-  if (file_ != nullptr) {
-    std::fclose(file_);
-    file_ = nullptr;
-  }
 }
 
 // ---- OTLP JSON ------------------------------------------------------------
@@ -246,31 +211,8 @@ void ChromeTraceSink::append_events(std::string &out, const core::Span &span,
     w.key("parent_span_id");
     w.value(core::span_id_hex(span.parent_span_id));
   }
-  for (const auto &[k, v] : span.attributes) {
-    if ((k == "kernspan.incomplete" && span.incomplete) ||
-        (k == "kernspan.remote_parent" && span.remote_parent)) {
-      continue; // written once, below
-    }
-    w.key(k);
-    std::visit([&](const auto &x) { w.value(x); }, v);
-  }
-  if (span.incomplete) {
-    w.key("kernspan.incomplete");
-    w.value(true);
-  }
-  if (span.remote_parent) {
-    w.key("kernspan.remote_parent");
-    w.value(true);
-  }
-  if (span.has_costs) {
-    w.key("costs");
-    w.begin_object();
-    core::for_each_cost(span.costs, [&](const char *key, uint64_t v) {
-      w.key(key);
-      w.value(v);
-    });
-    w.end_object();
-  }
+  write_span_attributes(w, span);
+  write_span_costs(w, span);
   w.end_object();
   w.end_object();
 }

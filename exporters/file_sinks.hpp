@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "exporters/otlp_encode.hpp"
+#include "exporters/output_file.hpp"
 #include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
@@ -24,26 +24,6 @@ enum class FileFormat { kJsonl, kOtlpJson, kChrome, kInflux };
 
 // "jsonl", "otlp-json", "chrome", "influx"; nullopt for anything else.
 std::optional<FileFormat> parse_file_format(std::string_view name);
-
-// A file opened for writing with a 1 MiB buffer.
-class OutputFile {
-public:
-  // Truncates or creates `path`; throws std::runtime_error with a one-line
-  // message ("<what>: cannot open 'PATH' for writing: <reason>") if it can't.
-  OutputFile(const std::string &path, const char *what);
-  ~OutputFile();
-  OutputFile(const OutputFile &) = delete;
-  OutputFile &operator=(const OutputFile &) = delete;
-
-  // False when the data could not be written (or the file is closed).
-  // stdio buffers: a full disk may only show at a later write or flush.
-  bool write(std::string_view data);
-  void flush();
-  void close();
-
-private:
-  std::FILE *file_ = nullptr;
-};
 
 // One OTLP ExportTraceServiceRequest in OTLP/JSON per line (encode_otlp's
 // JSON form), as the OpenTelemetry Collector's file exporter writes and its

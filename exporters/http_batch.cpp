@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fcntl.h>
 #include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <httplib.h>
 
@@ -152,16 +155,38 @@ void HttpBatchSender::flush() {
 }
 
 void HttpBatchSender::close() {
-  {
-    std::lock_guard lock(mu_);
-    if (!closing_) {
-      closing_ = true;
-      deadline_ = Clock::now() + options_.shutdown_deadline;
-    }
-    wake_.notify_one();
+  std::unique_lock lock(mu_);
+  if (!closing_) {
+    closing_ = true;
+    deadline_ = Clock::now() + options_.shutdown_deadline;
   }
+  wake_.notify_all();
+  // The sender gives up on its own by the deadline between attempts; an
+  // attempt in flight then (a slow or black-holed collector) is cut here.
+  if (!finished_cv_.wait_until(lock, deadline_, [&] { return finished_; })) {
+    cut_ = true;
+    if (attempt_fd_ >= 0) {
+      ::shutdown(attempt_fd_, SHUT_RDWR);
+    }
+  }
+  lock.unlock();
   if (thread_.joinable()) {
     thread_.join();
+    const Stats s = stats();
+    std::fprintf(stderr,
+                 "kernspan: %s: sent %llu spans in %llu requests (%llu retries); queue peak %zu "
+                 "of %zu spans\n",
+                 target_.name.c_str(), static_cast<unsigned long long>(s.sent_spans),
+                 static_cast<unsigned long long>(s.sent_requests),
+                 static_cast<unsigned long long>(s.retries), s.max_queued, options_.max_queue);
+    if (s.shutdown > 0) {
+      std::fprintf(stderr,
+                   "kernspan: %s: %llu spans not sent by the export timeout (%.1f s) at exit; "
+                   "counted as %s_shutdown\n",
+                   target_.name.c_str(), static_cast<unsigned long long>(s.shutdown),
+                   std::chrono::duration<double>(options_.shutdown_deadline).count(),
+                   target_.name.c_str());
+    }
   }
 }
 
@@ -179,6 +204,14 @@ HttpBatchSender::Stats HttpBatchSender::stats() const {
 }
 
 void HttpBatchSender::run() {
+  struct Finished {
+    HttpBatchSender *self;
+    ~Finished() {
+      std::lock_guard lock(self->mu_);
+      self->finished_ = true;
+      self->finished_cv_.notify_all();
+    }
+  } finished{this};
   for (;;) {
     std::vector<core::Span> batch;
     {
@@ -211,17 +244,54 @@ void HttpBatchSender::run() {
   }
 }
 
+void HttpBatchSender::track_socket(int fd) {
+  std::lock_guard lock(mu_);
+  if (attempt_fd_ >= 0) {
+    ::close(attempt_fd_);
+  }
+  attempt_fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (cut_ && attempt_fd_ >= 0) {
+    ::shutdown(attempt_fd_, SHUT_RDWR);
+  }
+}
+
+void HttpBatchSender::untrack_socket() {
+  std::lock_guard lock(mu_);
+  if (attempt_fd_ >= 0) {
+    ::close(attempt_fd_);
+    attempt_fd_ = -1;
+  }
+}
+
 void HttpBatchSender::deliver(const std::string &body, size_t spans) {
   const HttpEndpoint &ep = target_.endpoint;
   httplib::Client client(ep.origin());
-  const auto timeout = options_.request_timeout;
-  client.set_connection_timeout(std::min(timeout, std::chrono::milliseconds(2000)));
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
   client.set_compress(target_.gzip);
+  client.set_socket_options([this](socket_t fd) { track_socket(fd); });
+  struct Untrack {
+    HttpBatchSender *self;
+    ~Untrack() { self->untrack_socket(); }
+  } untrack{this};
   const auto start = Clock::now();
   auto backoff = options_.initial_backoff;
   for (;;) {
+    {
+      // Once closing, an attempt may not outlast the deadline.
+      std::unique_lock lock(mu_);
+      auto timeout = options_.request_timeout;
+      if (closing_) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+        if (left.count() <= 0) {
+          stats_.shutdown += spans;
+          return;
+        }
+        timeout = std::min(timeout, left);
+      }
+      client.set_connection_timeout(std::min(timeout, std::chrono::milliseconds(2000)));
+      client.set_read_timeout(timeout);
+      client.set_write_timeout(timeout);
+    }
     const auto res = client.Post(ep.path, body, target_.content_type);
     std::unique_lock lock(mu_);
     if (res && res->status >= 200 && res->status < 300) {

@@ -18,6 +18,7 @@
 
 #include "core/span.hpp"
 #include "core/stats.hpp"
+#include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
 
@@ -50,7 +51,11 @@ struct BatchOptions {
   std::chrono::milliseconds max_backoff{5000};      // …up to this
   std::chrono::milliseconds max_retry_time{60000};  // then the batch is dropped
   std::chrono::milliseconds request_timeout{10000}; // per attempt
-  std::chrono::milliseconds shutdown_deadline{5000};
+  // close() gives up this long after it is called (--export-timeout): what
+  // is still queued or in flight then is counted as <name>_shutdown. A
+  // request in flight at the deadline is cut (its socket shut down), so a
+  // dead, slow or black-holed collector never holds up the exit for longer.
+  std::chrono::milliseconds shutdown_deadline{1000};
 };
 
 // POSTs batches of spans, encoded by `encode`, to one endpoint. Retries 429,
@@ -76,7 +81,7 @@ public:
 
   void enqueue(const core::Span &span); // never blocks on the network
   void flush();                         // send what is queued now
-  void close();                         // final flush, bounded by shutdown_deadline
+  void close(); // final flush, bounded by shutdown_deadline (see BatchOptions)
   void add_drops(core::DropCounts &out) const;
 
   struct Stats {
@@ -95,6 +100,10 @@ private:
   void run();
   // Sends one batch until delivered, rejected or out of time.
   void deliver(const std::string &body, size_t spans);
+  // The socket of the attempt in flight (a dup of httplib's, ours to
+  // close), so close() can shut it down at the deadline; -1 when none.
+  void track_socket(int fd);
+  void untrack_socket();
 
   const Target target_;
   const BatchOptions options_;
@@ -105,9 +114,33 @@ private:
   bool flush_requested_ = false;
   bool closing_ = false;
   std::chrono::steady_clock::time_point deadline_{};
+  bool cut_ = false;      // the deadline passed in close(): shut down new sockets
+  bool finished_ = false; // run() returned
+  int attempt_fd_ = -1;
+  std::condition_variable finished_cv_;
   bool logged_rejection_ = false;
   Stats stats_;
   std::thread thread_; // last: starts once everything above exists
+};
+
+// A span sink that hands every span to an HttpBatchSender: what the OTLP
+// and Zipkin sinks share; they differ only in their target and encoder.
+class HttpBatchSink : public Sink {
+public:
+  HttpBatchSink(HttpBatchSender::Target target, const BatchOptions &options,
+                HttpBatchSender::Encoder encode)
+      : sender_(std::move(target), options, std::move(encode)) {}
+
+  void on_span(const core::Span &span) override { sender_.enqueue(span); }
+  void flush() override { sender_.flush(); }
+  void close() override { sender_.close(); }
+  void add_drops(core::DropCounts &out) const override { sender_.add_drops(out); }
+
+  using Stats = HttpBatchSender::Stats;
+  [[nodiscard]] Stats stats() const { return sender_.stats(); }
+
+private:
+  HttpBatchSender sender_;
 };
 
 } // namespace kernspan::exporters

@@ -1,28 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "exporters/jsonl.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-
 #include "exporters/json_writer.hpp"
+#include "exporters/span_json.hpp"
 
 namespace kernspan::exporters {
 
-namespace {
-
-constexpr size_t kBufferBytes = size_t{1} << 20;
-
-} // namespace
-
-JsonlSink::JsonlSink(const std::string &path) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (file_ == nullptr) {
-    throw std::runtime_error("jsonl: cannot open '" + path +
-                             "' for writing: " + std::strerror(errno));
-  }
-  std::setvbuf(file_, nullptr, _IOFBF, kBufferBytes);
-}
+JsonlSink::JsonlSink(const std::string &path) : file_(path, "jsonl") {}
 
 JsonlSink::~JsonlSink() {
   JsonlSink::close();
@@ -51,32 +35,9 @@ void JsonlSink::append_line(std::string &out, const core::Span &span) {
   w.value(span.thread);
   w.key("attributes");
   w.begin_object();
-  for (const auto &[k, v] : span.attributes) {
-    if ((k == "kernspan.incomplete" && span.incomplete) ||
-        (k == "kernspan.remote_parent" && span.remote_parent)) {
-      continue; // written once, below
-    }
-    w.key(k);
-    std::visit([&](const auto &x) { w.value(x); }, v);
-  }
-  if (span.incomplete) {
-    w.key("kernspan.incomplete");
-    w.value(true);
-  }
-  if (span.remote_parent) {
-    w.key("kernspan.remote_parent");
-    w.value(true);
-  }
+  write_span_attributes(w, span);
   w.end_object();
-  if (span.has_costs) {
-    w.key("costs");
-    w.begin_object();
-    core::for_each_cost(span.costs, [&](const char *key, uint64_t v) {
-      w.key(key);
-      w.value(v);
-    });
-    w.end_object();
-  }
+  write_span_costs(w, span);
   w.end_object();
 }
 
@@ -87,20 +48,16 @@ std::string JsonlSink::format_line(const core::Span &span) {
 }
 
 void JsonlSink::on_span(const core::Span &span) {
-  if (file_ == nullptr) {
-    ++write_errors_;
-    return;
-  }
   line_.clear();
   append_line(line_, span);
   line_.push_back('\n');
-  if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
+  if (!file_.write(line_)) {
     ++write_errors_;
   }
 }
 
 void JsonlSink::flush() {
-  if (file_ != nullptr && std::fflush(file_) != 0) {
+  if (!file_.flush()) {
     ++write_errors_;
   }
 }
@@ -110,14 +67,13 @@ void JsonlSink::add_drops(core::DropCounts &out) const {
 }
 
 void JsonlSink::close() {
-  if (file_ == nullptr) {
+  if (!file_.is_open()) {
     return;
   }
   flush();
-  if (std::fclose(file_) != 0) {
+  if (!file_.close()) {
     ++write_errors_;
   }
-  file_ = nullptr;
 }
 
 } // namespace kernspan::exporters

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
+#include "exporters/output_file.hpp"
 #include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
@@ -35,7 +35,7 @@ public:
   static void append_line(std::string &out, const core::Span &span);
 
 private:
-  std::FILE *file_ = nullptr;
+  OutputFile file_;
   std::string line_; // reused: no allocation per span
   uint64_t write_errors_ = 0;
 };

@@ -7,7 +7,6 @@
 
 #include "exporters/http_batch.hpp"
 #include "exporters/otlp_encode.hpp"
-#include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
 
@@ -20,20 +19,9 @@ struct OtlpOptions : BatchOptions {
 
 // Drops are counted as otlp_queue_full, otlp_rejected,
 // otlp_retries_exhausted and otlp_shutdown (see HttpBatchSender).
-class OtlpSink : public Sink {
+class OtlpSink : public HttpBatchSink {
 public:
   explicit OtlpSink(const OtlpOptions &options);
-
-  void on_span(const core::Span &span) override { sender_.enqueue(span); }
-  void flush() override { sender_.flush(); }
-  void close() override { sender_.close(); }
-  void add_drops(core::DropCounts &out) const override { sender_.add_drops(out); }
-
-  using Stats = HttpBatchSender::Stats;
-  [[nodiscard]] Stats stats() const { return sender_.stats(); }
-
-private:
-  HttpBatchSender sender_;
 };
 
 } // namespace kernspan::exporters

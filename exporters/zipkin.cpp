@@ -97,9 +97,9 @@ std::string encode_zipkin(const std::vector<core::Span> &spans, std::string_view
 }
 
 ZipkinSink::ZipkinSink(const ZipkinOptions &options)
-    : sender_({"zipkin", options.endpoint, "application/json", options.gzip}, options,
-              [service = options.service](const std::vector<core::Span> &spans) {
-                return encode_zipkin(spans, service);
-              }) {}
+    : HttpBatchSink({"zipkin", options.endpoint, "application/json", options.gzip}, options,
+                    [service = options.service](const std::vector<core::Span> &spans) {
+                      return encode_zipkin(spans, service);
+                    }) {}
 
 } // namespace kernspan::exporters

@@ -10,7 +10,6 @@
 
 #include "core/span.hpp"
 #include "exporters/http_batch.hpp"
-#include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
 
@@ -43,20 +42,9 @@ struct ZipkinOptions : BatchOptions {
 
 // Drops are counted as zipkin_queue_full, zipkin_rejected,
 // zipkin_retries_exhausted and zipkin_shutdown (see HttpBatchSender).
-class ZipkinSink : public Sink {
+class ZipkinSink : public HttpBatchSink {
 public:
   explicit ZipkinSink(const ZipkinOptions &options);
-
-  void on_span(const core::Span &span) override { sender_.enqueue(span); }
-  void flush() override { sender_.flush(); }
-  void close() override { sender_.close(); }
-  void add_drops(core::DropCounts &out) const override { sender_.add_drops(out); }
-
-  using Stats = HttpBatchSender::Stats;
-  [[nodiscard]] Stats stats() const { return sender_.stats(); }
-
-private:
-  HttpBatchSender sender_;
 };
 
 } // namespace kernspan::exporters

@@ -6,135 +6,19 @@
 // is dropped. Then the collectors are dead: the file is still complete and
 // every span the network sinks could not send is counted in the summary.
 #include "harness.hpp"
+#include "net.hpp"
 
-#include <arpa/inet.h>
 #include <csignal>
-#include <httplib.h>
 #include <map>
-#include <mutex>
-#include <netinet/in.h>
 #include <set>
 #include <sstream>
-#include <sys/socket.h>
 #include <thread>
-
-#include "otlp_trace.pb.h"
 
 namespace kernspan::itest {
 namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A loopback port nobody listens on right now.
-int free_port() {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  const bool ok = bind(s, reinterpret_cast<sockaddr *>(&a), len) == 0 &&
-                  getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) == 0;
-  close(s);
-  return ok ? ntohs(a.sin_port) : -1;
-}
-
-std::string hex(const std::string &bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(kDigits[u >> 4]);
-    out.push_back(kDigits[u & 0xF]);
-  }
-  return out;
-}
-
-// OTLP/HTTP (protobuf) and Zipkin v2 on one loopback server; records the
-// span ids each received, in order of arrival.
-class Receivers {
-public:
-  Receivers() {
-    server_.Post("/v1/traces", [this](const httplib::Request &req, httplib::Response &res) {
-      kernspan::otlp::ExportTraceServiceRequest r;
-      std::lock_guard lock(mu_);
-      if (!r.ParseFromString(req.body)) {
-        bad_++;
-        res.status = 400;
-        return;
-      }
-      for (const auto &rs : r.resource_spans()) {
-        for (const auto &ss : rs.scope_spans()) {
-          for (const auto &s : ss.spans()) {
-            otlp_.push_back(hex(s.span_id()));
-          }
-        }
-      }
-      res.status = 200;
-    });
-    server_.Post("/api/v2/spans", [this](const httplib::Request &req, httplib::Response &res) {
-      const json body = json::parse(req.body, nullptr, false);
-      std::lock_guard lock(mu_);
-      if (!body.is_array()) {
-        bad_++;
-        res.status = 400;
-        return;
-      }
-      for (const auto &s : body) {
-        zipkin_.push_back(s["id"]);
-      }
-      res.status = 202;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) {
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  ~Receivers() {
-    server_.stop();
-    thread_.join();
-  }
-  Receivers(const Receivers &) = delete;
-  Receivers &operator=(const Receivers &) = delete;
-
-  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  [[nodiscard]] std::vector<std::string> otlp() const {
-    std::lock_guard lock(mu_);
-    return otlp_;
-  }
-  [[nodiscard]] std::vector<std::string> zipkin() const {
-    std::lock_guard lock(mu_);
-    return zipkin_;
-  }
-  [[nodiscard]] int bad() const {
-    std::lock_guard lock(mu_);
-    return bad_;
-  }
-
-private:
-  httplib::Server server_;
-  int port_ = -1;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::string> otlp_;
-  std::vector<std::string> zipkin_;
-  int bad_ = 0;
-};
-
-// The port kernspan printed in "serving metrics on http://127.0.0.1:PORT/metrics".
-int served_port(const std::string &err) {
-  const std::string marker = "serving metrics on http://127.0.0.1:";
-  const size_t at = err.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + marker.size());
-}
-
-std::string scrape(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(2);
-  const auto res = c.Get("/metrics", {{"Accept", "application/openmetrics-text; version=1.0.0"}});
-  return res && res->status == 200 ? res->body : "";
-}
 
 // span_name -> kernspan_span_duration_seconds_count, from an exposition.
 std::map<std::string, size_t> prometheus_counts(const std::string &metrics) {
@@ -161,32 +45,10 @@ std::vector<std::string> exemplar_span_ids(const std::string &metrics) {
   return out;
 }
 
-// place -> count from the summary's "drops: a=1 b=2 (total 3)" line.
-std::map<std::string, uint64_t> summary_drops(const std::string &summary) {
-  std::map<std::string, uint64_t> out;
-  const size_t at = summary.find("drops:");
-  std::istringstream in(summary.substr(at + 6, summary.find('\n', at) - at - 6));
-  for (std::string word; in >> word;) {
-    const size_t eq = word.find('=');
-    if (eq != std::string::npos) {
-      out[word.substr(0, eq)] = std::stoull(word.substr(eq + 1));
-    }
-  }
-  return out;
-}
-
-std::map<std::string, size_t> report_counts(const json &report) {
-  std::map<std::string, size_t> out;
-  for (const auto &[name, st] : report["spans"].items()) {
-    out[name] = st["count"].get<size_t>();
-  }
-  return out;
-}
-
 TEST(AllSinks, SameSpansEverywhereAndNoDrops) {
   KS_REQUIRE_ROOT();
   constexpr int kRequests = 300;
-  Receivers rx;
+  SpanCollector rx;
   const std::string report = temp_path("report.json");
   const std::string jsonl = temp_path("all.jsonl");
   // The demo lingers after its last request so /metrics can be scraped
@@ -204,7 +66,7 @@ TEST(AllSinks, SameSpansEverywhereAndNoDrops) {
   // end first); bounded wait, no timing claim.
   std::string metrics;
   for (int i = 0; i < 600; i++) {
-    metrics = scrape(port);
+    metrics = scrape(port, true);
     const auto counts = prometheus_counts(metrics);
     if (counts.count("handle_request") != 0 && counts.at("handle_request") == kRequests) {
       break;

@@ -3,6 +3,7 @@
 // fill, the kernel's run time and run count of kernspan's BPF programs, and
 // the target's CPU, run-queue wait and I/O from /proc; promtool accepts it.
 #include "harness.hpp"
+#include "net.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -15,19 +16,6 @@ namespace kernspan::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-int served_port(const std::string &err) {
-  const std::string marker = "serving metrics on http://127.0.0.1:";
-  const size_t at = err.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + marker.size());
-}
-
-std::string scrape(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(2);
-  const auto res = c.Get("/metrics");
-  return res && res->status == 200 ? res->body : "";
-}
 
 // Sample lines "name{labels} value" -> value, for names starting with `prefix`.
 std::map<std::string, double> samples(const std::string &metrics, const std::string &prefix) {

@@ -4,8 +4,8 @@
 // scrape is OpenMetrics (exemplars exist only there), and an exemplar's
 // trace_id and span_id are a span kernspan wrote with -o.
 #include "harness.hpp"
+#include "net.hpp"
 
-#include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -13,8 +13,6 @@
 #include <fstream>
 #include <httplib.h>
 #include <map>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <thread>
 
 namespace kernspan::itest {
@@ -22,26 +20,6 @@ namespace {
 
 using nlohmann::json;
 constexpr const char *kPrometheus = "/usr/bin/prometheus";
-
-// A loopback port nobody listens on right now.
-int free_port() {
-  const int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  const bool ok = bind(s, reinterpret_cast<sockaddr *>(&a), len) == 0 &&
-                  getsockname(s, reinterpret_cast<sockaddr *>(&a), &len) == 0;
-  close(s);
-  return ok ? ntohs(a.sin_port) : -1;
-}
-
-// The port kernspan printed in "serving metrics on http://127.0.0.1:PORT/metrics".
-int served_port(const std::string &err) {
-  const std::string marker = "http://127.0.0.1:";
-  const size_t at = err.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + marker.size());
-}
 
 // GET a Prometheus API path; the parsed body, or null on any failure.
 json api(int port, const std::string &path, const httplib::Params &params) {

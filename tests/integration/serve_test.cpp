@@ -4,10 +4,12 @@
 // while the target works, writes the configured file, and stops cleanly on
 // SIGTERM; a bad configuration is a one-line error.
 #include "harness.hpp"
+#include "net.hpp"
 
 #include <csignal>
 #include <fstream>
 #include <httplib.h>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -15,12 +17,6 @@ namespace kernspan::itest {
 namespace {
 
 using namespace std::chrono_literals;
-
-int served_port(const std::string &err) {
-  const std::string marker = "serving metrics on http://127.0.0.1:";
-  const size_t at = err.find(marker);
-  return at == std::string::npos ? -1 : std::atoi(err.c_str() + at + marker.size());
-}
 
 // The handle_request count in a /metrics scrape; 0 if absent.
 unsigned long requests_seen(int port) {
@@ -121,6 +117,55 @@ TEST(Serve, BadConfigIsOneLineError) {
   EXPECT_EQ(missing.status, 1);
   EXPECT_EQ(missing.err,
             "kernspan: error: cannot read config /nonexistent/k.yaml: No such file or directory\n");
+
+  const auto toml = run({KERNSPAN_BIN, "serve", "--config", "/etc/kernspan.toml"});
+  EXPECT_EQ(toml.status, 1);
+  EXPECT_EQ(toml.err, "kernspan: error: /etc/kernspan.toml: TOML is not supported; write the "
+                      "configuration as YAML (.yaml/.yml) or JSON (.json)\n");
+
+  const auto spec = bad("targets: [{pid: 1}]\nprobes:\n  uprobe: [libc]\nsinks: {prometheus: "
+                        "'0'}\n");
+  EXPECT_EQ(spec.status, 1);
+  EXPECT_EQ(spec.err.rfind("kernspan: error: ", 0), 0u) << spec.err;
+  EXPECT_NE(spec.err.find(": line 3: bad --uprobe spec 'libc'"), std::string::npos) << spec.err;
+  EXPECT_EQ(std::count(spec.err.begin(), spec.err.end(), '\n'), 1) << spec.err;
+}
+
+// Probes from the configuration: function uprobes on a program without
+// kernspan markers, without costs; every call is one span, exactly.
+TEST(Serve, ConfigProbesTraceFunctionsWithExactCounts) {
+  KS_REQUIRE_ROOT();
+  const std::string report = temp_path("serve-fn-report.json");
+  const std::string spans = temp_path("serve-fn.jsonl");
+  Proc prog = spawn({UPROBES_BIN, "--report", report, "--calls", "300"});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000)) << slurp(prog.err_path);
+  const std::string config = temp_path("serve-fn.yaml");
+  std::ofstream(config) << "targets:\n  - pid: " << prog.pid
+                        << "\nprobes:\n"
+                           "  uprobe:\n"
+                           "    - 'testprog_uprobes:app_add,args=2'\n"
+                           "    - 'libksfn:fnlib_square'\n"
+                           "  costs: false\n"
+                           "sinks:\n  output: "
+                        << spans << "\n";
+  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 20000)) << slurp(ks.err_path);
+  kill(prog.pid, SIGUSR1);
+  ASSERT_EQ(wait_exit(prog, 60000), 0);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path); // stops when its target exits
+  const auto rep = nlohmann::json::parse(slurp(report));
+  std::map<std::string, size_t> counts;
+  for (const auto &s : read_jsonl(spans)) {
+    counts[s["name"].get<std::string>()]++;
+    EXPECT_FALSE(s.contains("costs")) << s.dump();
+    if (s["name"] == "app_add") {
+      EXPECT_EQ(s["attributes"]["arg1"], 1) << s.dump();
+    }
+  }
+  EXPECT_EQ(counts, (std::map<std::string, size_t>{{"app_add", 300}, {"fnlib_square", 300}}));
+  EXPECT_EQ(rep["app_add"], 300);
+  EXPECT_EQ(rep["fnlib_square"], 300);
+  EXPECT_NE(slurp(ks.out_path).find("app_add"), std::string::npos) << "summary printed";
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // kernspan serve's configuration: YAML and JSON, and one-line errors that
 // name the file and line.
 #include "cli/config.hpp"
+#include "probe/span_spec.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,14 @@ targets:
   - pid: 4242
   - binary: /usr/local/bin/checkout
   - pid: 7
+probes:
+  uprobe:
+    - 'libksfn:ksfn_*,args=2'
+    - 'libc:malloc'
+  max_uprobes: 20
+  span: ['app:begin..app:end,id=arg0']
+  usdt: app:hit
+  costs: false
 sinks:
   prometheus: 127.0.0.1:9464
   max_span_names: 50
@@ -25,6 +34,7 @@ sinks:
   zipkin: http://localhost:9411
   output: /tmp/spans.json
   format: chrome
+  export_timeout: 0.25
 )",
                                      "k.yaml");
   EXPECT_EQ(c.service, "checkout");
@@ -39,6 +49,12 @@ sinks:
   EXPECT_EQ(c.zipkin, "http://localhost:9411");
   EXPECT_EQ(c.output, "/tmp/spans.json");
   EXPECT_EQ(c.format, "chrome");
+  EXPECT_EQ(c.export_timeout_s, 0.25);
+  EXPECT_EQ(c.uprobes, (std::vector<std::string>{"libksfn:ksfn_*,args=2", "libc:malloc"}));
+  EXPECT_EQ(c.max_uprobes, 20u);
+  EXPECT_EQ(c.spans, (std::vector<std::string>{"app:begin..app:end,id=arg0"}));
+  EXPECT_EQ(c.usdts, (std::vector<std::string>{"app:hit"})) << "one string is a list of one";
+  EXPECT_FALSE(c.costs);
 }
 
 TEST(Config, JsonIsAcceptedAndDefaultsApply) {
@@ -50,6 +66,12 @@ TEST(Config, JsonIsAcceptedAndDefaultsApply) {
   EXPECT_EQ(c.format, "jsonl");
   EXPECT_EQ(c.otlp_encoding, "protobuf");
   EXPECT_TRUE(c.service.empty());
+  EXPECT_EQ(c.export_timeout_s, 1.0);
+  EXPECT_TRUE(c.uprobes.empty());
+  EXPECT_EQ(c.max_uprobes, 1000u);
+  EXPECT_TRUE(c.spans.empty());
+  EXPECT_TRUE(c.usdts.empty());
+  EXPECT_TRUE(c.costs);
 }
 
 std::string error_of(const std::string &text) {
@@ -66,8 +88,8 @@ TEST(Config, BadConfigsAreOneLineErrorsWithTheLine) {
   EXPECT_EQ(error_of(""), "k.yaml: empty configuration: needs targets and sinks");
   EXPECT_EQ(error_of("targets: [{pid: 1}\n"), "k.yaml: line 2: did not find expected ',' or ']'");
   EXPECT_EQ(error_of("targets: [{pid: 1}]\nsinks: {promethus: '1'}\n"),
-            "k.yaml: line 2: unknown key 'promethus' in sinks (known: format, max_span_names, "
-            "otlp, otlp_encoding, otlp_gzip, output, prometheus, zipkin)");
+            "k.yaml: line 2: unknown key 'promethus' in sinks (known: export_timeout, format, "
+            "max_span_names, otlp, otlp_encoding, otlp_gzip, output, prometheus, zipkin)");
   EXPECT_EQ(error_of(ok_sinks), "k.yaml: line 1: no targets: add targets: [{pid: N}] or "
                                 "[{binary: PATH}]");
   EXPECT_EQ(error_of("targets: []\n" + ok_sinks),
@@ -95,6 +117,49 @@ TEST(Config, BadConfigsAreOneLineErrorsWithTheLine) {
             "k.yaml: line 2: 'targets' given twice in the configuration");
   EXPECT_EQ(error_of("- 1\n- 2\n"), "k.yaml: line 1: the configuration must be a mapping of "
                                     "key: value");
+}
+
+TEST(Config, BadProbesAndTimeoutsAreOneLineErrors) {
+  const std::string head = "targets: [{pid: 1}]\nsinks: {prometheus: '9464', ";
+  EXPECT_EQ(error_of(head + "export_timeout: -1}\n"),
+            "k.yaml: line 2: export_timeout must be a number, not '-1'");
+  EXPECT_EQ(error_of(head + "export_timeout: 1.2.3}\n"),
+            "k.yaml: line 2: export_timeout must be a number, not '1.2.3'");
+  EXPECT_EQ(error_of(head + "export_timeout: 7200}\n"),
+            "k.yaml: line 2: export_timeout must be between 0 and 3600");
+  const std::string ok = "targets: [{pid: 1}]\nsinks: {prometheus: '9464'}\n";
+  EXPECT_EQ(error_of(ok + "probes:\n  uprobe: ['libc']\n"),
+            "k.yaml: line 4: bad --uprobe spec 'libc': missing ':' between OBJECT and PATTERN at "
+            "character 5 (expected OBJECT:PATTERN[,args=N])");
+  EXPECT_EQ(
+      error_of(ok + "probes:\n  span: 'a:b'\n"), std::string("k.yaml: line 4: ") + [] {
+        try {
+          (void)probe::parse_span_spec("a:b");
+        } catch (const std::exception &e) {
+          return std::string(e.what());
+        }
+        return std::string("(no error)");
+      }());
+  EXPECT_EQ(error_of(ok + "probes:\n  usdt: [{a: b}]\n"),
+            "k.yaml: line 4: usdt entries must be a single value");
+  EXPECT_EQ(error_of(ok + "probes:\n  costs: off\n"),
+            "k.yaml: line 4: costs must be true or false, not 'off'");
+  EXPECT_EQ(error_of(ok + "probes:\n  kprobe: [x]\n"),
+            "k.yaml: line 4: unknown key 'kprobe' in probes (known: costs, max_uprobes, span, "
+            "uprobe, usdt)");
+  EXPECT_EQ(error_of(ok + "probes: [uprobe]\n"),
+            "k.yaml: line 3: probes must be a mapping of key: value");
+}
+
+TEST(Config, TomlIsRefusedClearly) {
+  try {
+    load_config("/nonexistent-dir/kernspan.TOML");
+    FAIL() << "no error";
+  } catch (const ConfigError &e) {
+    EXPECT_EQ(std::string(e.what()),
+              "/nonexistent-dir/kernspan.TOML: TOML is not supported; write the configuration as "
+              "YAML (.yaml/.yml) or JSON (.json)");
+  }
 }
 
 TEST(Config, MissingFileSaysWhy) {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "command.hpp"
 #include "test_spans.hpp"
 
 namespace kernspan::exporters {
@@ -42,14 +43,9 @@ std::string temp(const std::string &stem) {
 
 // stdout of a command, and whether it exited 0.
 std::string run(const std::string &cmd, bool *ok) {
-  FILE *p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
-    out.append(buf, n);
-  }
-  *ok = pclose(p) == 0;
+  int status = 0;
+  std::string out = kernspan::testing::run_command(cmd, &status);
+  *ok = status == 0;
   return out;
 }
 

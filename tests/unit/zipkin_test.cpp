@@ -7,13 +7,12 @@
 #include <cstdio>
 #include <fstream>
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 #include <unistd.h>
 
+#include "command.hpp"
+#include "http_receiver.hpp"
 #include "test_spans.hpp"
 
 namespace kernspan::exporters {
@@ -50,14 +49,9 @@ json check_with_js(const std::string &body) {
   std::ofstream(file) << body;
   std::string cmd = "node " + dir;
   cmd += "/zipkin_v2.js " + file + " 2>&1";
-  FILE *p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
-    out.append(buf, n);
-  }
-  EXPECT_EQ(pclose(p), 0) << out;
+  int status = 0;
+  const std::string out = kernspan::testing::run_command(cmd, &status);
+  EXPECT_EQ(status, 0) << out;
   std::remove(file.c_str());
   return json::parse(out, nullptr, false);
 }
@@ -106,75 +100,22 @@ TEST(Zipkin, RealisticBatchPassesTheZipkinJsCheck) {
             json::array({"1122334455667788", "00f067aa0ba902b7", "a1a2a3a4a5a6a7a8"}));
 }
 
+using kernspan::testing::numbered;
+
 // A Zipkin receiver on a loopback port whose answers the test scripts.
-class Receiver {
+class Receiver : public kernspan::testing::ScriptedReceiver {
 public:
-  Receiver() {
-    server_.Post("/api/v2/spans", [this](const httplib::Request &req, httplib::Response &res) {
-      std::lock_guard lock(mu_);
-      const size_t n = bodies_.size() + rejected_;
-      const int status = n < statuses_.size() ? statuses_[n] : 202;
-      res.status = status;
-      if (status == 202) {
-        bodies_.push_back(req.body);
-        types_.insert(req.get_header_value("Content-Type"));
-      } else {
-        rejected_++;
-        res.set_content("bad span", "text/plain");
-      }
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    EXPECT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) { // a stop() before this would be lost
-      std::this_thread::sleep_for(1ms);
-    }
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  Receiver(const Receiver &) = delete;
-  Receiver &operator=(const Receiver &) = delete;
-
+  Receiver() : ScriptedReceiver("/api/v2/spans", 202) { reject_body_ = "bad span"; }
   [[nodiscard]] HttpEndpoint endpoint() const {
-    return parse_http_endpoint("http://127.0.0.1:" + std::to_string(port_), "/api/v2/spans");
+    return parse_http_endpoint(origin(), "/api/v2/spans");
   }
-  [[nodiscard]] std::vector<std::string> bodies() const {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-  [[nodiscard]] std::set<std::string> types() const {
-    std::lock_guard lock(mu_);
-    return types_;
-  }
-  std::vector<int> statuses_; // answers of the first requests, then 202
-
-private:
-  httplib::Server server_;
-  int port_ = -1;
-  std::thread thread_;
-  mutable std::mutex mu_;
-  std::vector<std::string> bodies_;
-  std::set<std::string> types_;
-  size_t rejected_ = 0;
 };
-
-core::Span numbered(uint64_t i) {
-  auto s = testing::child_span();
-  s.span_id = i + 1;
-  return s;
-}
 
 ZipkinOptions fast_options(const HttpEndpoint &e) {
   ZipkinOptions o;
   o.endpoint = e;
   o.service = "demo";
-  o.max_batch = 100;
-  o.batch_delay = 50ms;
-  o.initial_backoff = 10ms;
-  o.max_backoff = 50ms;
-  o.shutdown_deadline = 2000ms;
+  kernspan::testing::make_fast(o);
   return o;
 }
 
@@ -229,11 +170,7 @@ TEST(ZipkinSink, RejectedBatchIsCountedUnderZipkin) {
 }
 
 TEST(ZipkinSink, DeadServerDropsAreCountedAndBounded) {
-  int port = 0;
-  {
-    Receiver probe; // learn a free port, then free it
-    port = probe.endpoint().port;
-  }
+  const int port = kernspan::testing::closed_port();
   auto opt = fast_options(
       parse_http_endpoint("http://127.0.0.1:" + std::to_string(port), "/api/v2/spans"));
   opt.max_queue = 50;

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -10,8 +14,17 @@
 #include <map>
 #include <yaml.h>
 
+#include "probe/functions.hpp"
+#include "probe/span_spec.hpp"
+
 namespace kernspan::cli {
 namespace {
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
 
 // libyaml's parser and document, freed on every path.
 class Document {
@@ -68,6 +81,21 @@ public:
     return v;
   }
 
+  // A plain decimal such as 1, 0.25 or 2.5, within [min, max].
+  double number(const yaml_node_t *n, const std::string &key, double min, double max) const {
+    const std::string s = scalar(n, key);
+    const bool digits = !s.empty() && s.find_first_not_of("0123456789.") == std::string::npos &&
+                        std::count(s.begin(), s.end(), '.') <= 1 && s != "." && s.size() <= 20;
+    if (!plain(n) || !digits) {
+      fail(n, key + " must be a number, not '" + s + "'");
+    }
+    const double v = std::strtod(s.c_str(), nullptr);
+    if (v < min || v > max) {
+      fail(n, key + " must be between " + format_number(min) + " and " + format_number(max));
+    }
+    return v;
+  }
+
   bool boolean(const yaml_node_t *n, const std::string &key) const {
     const std::string s = scalar(n, key);
     if (plain(n) && (s == "true" || s == "false")) {
@@ -82,6 +110,21 @@ public:
       fail(n, key + " must not be empty");
     }
     return s;
+  }
+
+  // A list of non-empty strings (a single string is a list of one).
+  std::vector<std::string> strings(yaml_node_t *n, const std::string &key) {
+    if (n->type == YAML_SCALAR_NODE) {
+      return {string(n, key)};
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+      fail(n, key + " must be a list of strings");
+    }
+    std::vector<std::string> out;
+    for (auto *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+      out.push_back(string(node(*i), key + " entries"));
+    }
+    return out;
   }
 
   // Calls `on(key, value)` for each pair of mapping `n`; unknown keys and
@@ -140,6 +183,7 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
   const auto max_pid = static_cast<uint64_t>(std::numeric_limits<pid_t>::max());
   yaml_node_t *targets = nullptr;
   yaml_node_t *sinks = nullptr;
+  yaml_node_t *probes = nullptr;
   d.mapping(root, "the configuration",
             {{"service", [&](yaml_node_t *v) { c.service = d.string(v, "service"); }},
              {"ringbuf_mb",
@@ -150,6 +194,7 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
                 }
               }},
              {"targets", [&](yaml_node_t *v) { targets = v; }},
+             {"probes", [&](yaml_node_t *v) { probes = v; }},
              {"sinks", [&](yaml_node_t *v) { sinks = v; }}});
   if (targets == nullptr) {
     d.fail(root, "no targets: add targets: [{pid: N}] or [{binary: PATH}]");
@@ -177,6 +222,33 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
   if (c.pids.empty() && c.binaries.empty()) {
     d.fail(targets, "no targets: add targets: [{pid: N}] or [{binary: PATH}]");
   }
+  if (probes != nullptr) {
+    // A list of specs, each checked by `parse` (the trace flag's parser).
+    const auto specs = [&](yaml_node_t *v, const std::string &key, const auto &parse) {
+      auto list = d.strings(v, key);
+      for (const auto &spec : list) {
+        try {
+          (void)parse(spec);
+        } catch (const std::exception &e) {
+          d.fail(v, e.what());
+        }
+      }
+      return list;
+    };
+    d.mapping(
+        probes, "probes",
+        {{"uprobe",
+          [&](yaml_node_t *v) { c.uprobes = specs(v, "uprobe", probe::parse_uprobe_spec); }},
+         {"max_uprobes",
+          [&](yaml_node_t *v) { c.max_uprobes = d.integer(v, "max_uprobes", 1, 1'000'000); }},
+         {"span", [&](yaml_node_t *v) { c.spans = specs(v, "span", probe::parse_span_spec); }},
+         {"usdt",
+          [&](yaml_node_t *v) {
+            c.usdts =
+                specs(v, "usdt", [](const std::string &t) { return probe::parse_probe_ref(t); });
+          }},
+         {"costs", [&](yaml_node_t *v) { c.costs = d.boolean(v, "costs"); }}});
+  }
   if (sinks == nullptr) {
     d.fail(root, "no sinks: add sinks: with prometheus, otlp, zipkin or output");
   }
@@ -196,7 +268,9 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
        {"otlp_gzip", [&](yaml_node_t *v) { c.otlp_gzip = d.boolean(v, "otlp_gzip"); }},
        {"zipkin", [&](yaml_node_t *v) { c.zipkin = d.string(v, "zipkin"); }},
        {"output", [&](yaml_node_t *v) { c.output = d.string(v, "output"); }},
-       {"format", [&](yaml_node_t *v) { c.format = d.string(v, "format"); }}});
+       {"format", [&](yaml_node_t *v) { c.format = d.string(v, "format"); }},
+       {"export_timeout",
+        [&](yaml_node_t *v) { c.export_timeout_s = d.number(v, "export_timeout", 0, 3600); }}});
   if (c.prometheus.empty() && c.otlp.empty() && c.zipkin.empty() && c.output.empty()) {
     d.fail(sinks, "no sinks: set prometheus, otlp, zipkin or output");
   }
@@ -204,6 +278,16 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
 }
 
 ServeConfig load_config(const std::string &path) {
+  const size_t dot = path.rfind('.');
+  if (dot != std::string::npos && path.find('/', dot) == std::string::npos) {
+    std::string ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (ext == "toml") {
+      throw ConfigError(path + ": TOML is not supported; write the configuration as YAML "
+                               "(.yaml/.yml) or JSON (.json)");
+    }
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     throw ConfigError("cannot read config " + path + ": " + std::strerror(errno));

@@ -7,6 +7,14 @@
 //   targets:                     # at least one
 //     - pid: 4242
 //     - binary: /usr/local/bin/checkout   # every process running it now
+//   probes:                      # optional, what `trace` takes as flags
+//     uprobe:                    # --uprobe: spans from functions
+//       - 'libc:malloc,args=1'
+//     max_uprobes: 1000          # --max-probes
+//     span:                      # --span: spans from two USDT probes
+//       - 'app:req_start..app:req_done,id=arg0'
+//     usdt: ['app:cache_miss']   # --usdt: count a probe's hits
+//     costs: true                # false: --no-costs
 //   sinks:                       # at least one
 //     prometheus: 127.0.0.1:9464
 //     max_span_names: 1000
@@ -16,10 +24,12 @@
 //     zipkin: http://localhost:9411
 //     output: /var/log/kernspan/spans.jsonl
 //     format: jsonl              # or otlp-json, chrome, influx
+//     export_timeout: 1          # seconds the final flush may take at exit
 //
 // Unknown keys are errors (a typo must not silently disable a sink).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -40,6 +50,12 @@ struct ServeConfig {
   uint32_t ringbuf_mb = 4;
   std::vector<pid_t> pids;
   std::vector<std::string> binaries;
+  // probes
+  std::vector<std::string> uprobes;
+  size_t max_uprobes = 1000;
+  std::vector<std::string> spans;
+  std::vector<std::string> usdts;
+  bool costs = true;
   // sinks
   std::string prometheus;
   size_t max_span_names = 1000;
@@ -49,11 +65,13 @@ struct ServeConfig {
   std::string zipkin;
   std::string output;
   std::string format = "jsonl";
+  double export_timeout_s = 1.0;
 };
 
 // Parses `text`; `name` (the file) prefixes every error.
 ServeConfig parse_config(const std::string &text, const std::string &name);
-// Reads and parses FILE.
+// Reads and parses FILE; a .toml FILE is refused with a clear error (only
+// YAML and JSON are read).
 ServeConfig load_config(const std::string &path);
 
 } // namespace kernspan::cli

@@ -28,6 +28,11 @@ PipelineOptions from_config(const ServeConfig &c) {
   }
   std::sort(o.pids.begin(), o.pids.end());
   o.pids.erase(std::unique(o.pids.begin(), o.pids.end()), o.pids.end());
+  o.functions.specs = c.uprobes;
+  o.functions.max_probes = c.max_uprobes;
+  o.spans = c.spans;
+  o.usdts = c.usdts;
+  o.no_costs = !c.costs;
   SinkOptions &s = o.sinks;
   s.service = c.service;
   s.prometheus = c.prometheus;
@@ -38,6 +43,7 @@ PipelineOptions from_config(const ServeConfig &c) {
   s.zipkin = c.zipkin;
   s.output = c.output;
   s.format = c.format;
+  s.export_timeout_s = c.export_timeout_s;
   return o;
 }
 
@@ -48,8 +54,9 @@ Runner add_serve(CLI::App &app) {
   auto *cmd = app.add_subcommand(
       "serve", "run as a long-lived exporter daemon, configured by a YAML (or JSON) file");
   cmd->add_option("-c,--config", *path,
-                  "configuration file, YAML or JSON: targets (pid or binary), sinks "
-                  "(prometheus, otlp, zipkin, output/format), service, ringbuf_mb; see README")
+                  "configuration file, YAML or JSON: targets (pid or binary), probes (uprobe, "
+                  "span, usdt, costs), sinks (prometheus, otlp, zipkin, output/format, "
+                  "export_timeout), service, ringbuf_mb; see README")
       ->required();
   cmd->footer("Example config:\n"
               "  service: checkout\n"

@@ -6,7 +6,9 @@
 #include "probe/proc_maps.hpp"
 #include "probe/proc_stats.hpp"
 
+#include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -44,9 +46,18 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
   cmd.add_option("--zipkin", o.zipkin,
                  "post spans as Zipkin v2 JSON to URL (e.g. http://localhost:9411; /api/v2/spans "
                  "is appended unless URL has a path)");
+  cmd.add_option("--export-timeout", o.export_timeout_s,
+                 "seconds the final flush of --otlp/--zipkin may take at exit; spans not sent "
+                 "by then are counted as dropped (<sink>_shutdown)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
 }
 
 namespace {
+
+std::chrono::milliseconds export_timeout(const SinkOptions &o) {
+  return std::chrono::milliseconds(std::llround(o.export_timeout_s * 1000.0));
+}
 
 std::string read_file(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
@@ -175,6 +186,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     opt.encoding = o.otlp_encoding == "json" ? exporters::OtlpEncoding::kJson
                                              : exporters::OtlpEncoding::kProtobuf;
     opt.gzip = o.otlp_gzip;
+    opt.shutdown_deadline = export_timeout(o);
     opt.resource = resource_of(pid, service);
     sinks.push_back(std::make_unique<exporters::OtlpSink>(std::move(opt)));
     std::fprintf(stderr, "kernspan: sending OTLP traces to %s (%s, from %s)\n", otlp_url.c_str(),
@@ -185,6 +197,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     opt.endpoint = exporters::parse_http_endpoint(o.zipkin, "/api/v2/spans");
     exporters::require_resolvable(opt.endpoint);
     opt.service = service;
+    opt.shutdown_deadline = export_timeout(o);
     std::fprintf(stderr, "kernspan: sending Zipkin spans to %s\n", opt.endpoint.url().c_str());
     sinks.push_back(std::make_unique<exporters::ZipkinSink>(opt));
   }

@@ -30,6 +30,9 @@ struct SinkOptions {
   std::string otlp_encoding = "protobuf"; // or json
   bool otlp_gzip = false;
   std::string zipkin; // Zipkin server URL; empty: none
+  // How long the final flush of --otlp and --zipkin may take at exit;
+  // what is not sent by then is dropped and counted (<sink>_shutdown).
+  double export_timeout_s = 1.0;
 };
 
 // The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
