@@ -89,8 +89,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 /*
  * raw_tp: only the current task's storage is reachable. prev is current;
  * next's switch-in time is parked in the per-CPU `oncpu` slot and applied by
- * its next program run (ks_sync_oncpu). No wakeups: in this variant the time
- * between a wakeup and the switch-in stays in sleep/io_wait.
+ * its next program run (ks_sync_oncpu), together with its last wakeup time
+ * from `wakeups` (sched_wakeup_raw below).
  */
 SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -159,6 +159,38 @@ int BPF_PROG(sched_wakeup_new, struct task_struct *p)
 	}
 	t->offcpu_since = bpf_ktime_get_ns();
 	t->off_reason = KS_OFF_RUNQ;
+	return 0;
+}
+
+/*
+ * raw_tp twins of the wakeup programs: `p` is a plain number here, which
+ * task storage refuses, so the wakeup time is parked by tid in `wakeups`
+ * and folded in by the thread itself after its switch-in (ks_fold_wakeup):
+ * one probe read for a task of another process, one map update for ours.
+ */
+static __always_inline void ks_wakeup_raw(struct task_struct *p)
+{
+	__u32 tid;
+	__u64 now;
+
+	if (!ks_is_target(BPF_CORE_READ(p, tgid)))
+		return;
+	tid = BPF_CORE_READ(p, pid);
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&wakeups, &tid, &now, BPF_ANY);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(sched_wakeup_raw, struct task_struct *p)
+{
+	ks_wakeup_raw(p);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(sched_wakeup_new_raw, struct task_struct *p)
+{
+	ks_wakeup_raw(p);
 	return 0;
 }
 
@@ -269,17 +301,107 @@ static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
 	       (proto == KS_IPPROTO_TCP || proto == KS_IPPROTO_UDP);
 }
 
+static __always_inline void ks_count_tx(__u32 tid, int ret)
+{
+	struct ks_thread *t = ks_self(tid, bpf_ktime_get_ns());
+
+	if (t)
+		t->totals.net_tx_bytes += ret;
+}
+
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ks_thread *t;
 
 	if (!ks_is_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
 		return 0;
-	t = ks_self((__u32)id, bpf_ktime_get_ns());
+	ks_count_tx((__u32)id, ret);
+	return 0;
+}
+
+/*
+ * TCP retransmits (tp_btf variant, kernels whose tcp_retransmit_skb
+ * tracepoint passes `err`: userspace checks before load). A retransmit runs
+ * mostly from a timer or softirq, in whatever task was interrupted, so it is
+ * charged to the socket's last sender: the target thread whose send (any
+ * sock_sendmsg with a positive result) was the most recent on that socket
+ * before the retransmit. The sender is kept in socket local storage (freed
+ * with the socket), with its start time so a reused tid is not mistaken for
+ * it. Counted: successful retransmits (err == 0), in segments
+ * (tcp_skb_pcount), which is what tcpi_total_retrans adds for them.
+ */
+struct ks_sock_owner {
+	__u32 tid;
+	__u32 tgid;
+	__u64 start_time; /* task->start_time of the sender */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ks_sock_owner);
+} sock_owner SEC(".maps");
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_sock_owner *o;
+	__u16 family, proto;
+
+	if (!ks_is_target(id >> 32) || ret <= 0)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	proto = sk->sk_protocol;
+	if ((family != KS_AF_INET && family != KS_AF_INET6) ||
+	    (proto != KS_IPPROTO_TCP && proto != KS_IPPROTO_UDP))
+		return 0;
+	ks_count_tx((__u32)id, ret);
+	if (proto != KS_IPPROTO_TCP)
+		return 0;
+	o = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		ks_count_drop(KS_DROP_RETRANS_UNATTRIBUTED);
+		return 0;
+	}
+	o->tid = (__u32)id;
+	o->tgid = id >> 32;
+	o->start_time = bpf_get_current_task_btf()->start_time;
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct ks_sock_owner *o;
+	struct task_struct *task;
+	struct ks_thread *t;
+	__u32 segs;
+
+	if (err)
+		return 0;
+	o = bpf_sk_storage_get(&sock_owner, (struct sock *)sk, 0, 0);
+	if (!o || !ks_is_target(o->tgid))
+		return 0; /* no target thread ever sent on it */
+	segs = BPF_CORE_READ((struct tcp_skb_cb *)skb->cb, tcp_gso_segs);
+	if (!segs)
+		segs = 1;
+	task = bpf_task_from_pid(o->tid);
+	if (!task) {
+		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs); /* sender exited */
+		return 0;
+	}
+	t = task->start_time == o->start_time ? bpf_task_storage_get(&threads, task, 0, 0) : NULL;
 	if (t)
-		t->totals.net_tx_bytes += ret;
+		__sync_fetch_and_add(&t->totals.tcp_retransmits, segs);
+	else
+		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs);
+	bpf_task_release(task);
 	return 0;
 }
 

@@ -33,6 +33,49 @@ static __always_inline void ks_off_end(struct ks_thread *t, __u64 end)
 }
 
 /*
+ * raw_tp variant only: when a target thread was last woken (sched_wakeup,
+ * sched_wakeup_new), by tid. raw_tp programs cannot reach the woken task's
+ * storage, so the time waits here until the thread's first program run
+ * after its switch-in folds it in (ks_sync_oncpu). LRU: entries of exited
+ * threads age out; a stale entry is older than the thread's off-CPU piece
+ * (or than the thread itself) and is ignored.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* ktime of its last wakeup */
+} wakeups SEC(".maps") __weak;
+
+/*
+ * raw_tp variant: split the off-CPU piece that ended at the switch-in `on` at
+ * the thread's last wakeup, as the tp_btf wakeup programs do at once: time
+ * before it stays sleep/io_wait, time after it is runq. A thread first seen
+ * now (no piece open) gets its run-queue wait since a wakeup after its birth.
+ */
+static __always_inline void ks_fold_wakeup(struct ks_thread *t, __u32 tid, __u64 on)
+{
+	__u64 *w = bpf_map_lookup_elem(&wakeups, &tid);
+	__u64 wake;
+
+	if (!w)
+		return;
+	wake = *w;
+	if (wake > on)
+		return;
+	if (t->offcpu_since) {
+		if (wake < t->offcpu_since ||
+		    (t->off_reason != KS_OFF_SLEEP && t->off_reason != KS_OFF_IO))
+			return;
+		ks_off_end(t, wake);
+	} else if (wake < bpf_get_current_task_btf()->start_time) {
+		return; /* a dead thread's, with the same tid */
+	}
+	t->offcpu_since = wake;
+	t->off_reason = KS_OFF_RUNQ;
+}
+
+/*
  * Called from a program running in the thread itself, which is therefore on
  * CPU. oncpu_since is unset only for a thread first seen since attach, or
  * (raw_tp variant) after a switch-in that parked its time in `oncpu`: take
@@ -47,8 +90,10 @@ static __always_inline void ks_sync_oncpu(struct ks_thread *t, __u32 tid, __u64 
 	if (t->oncpu_since)
 		return;
 	slot = bpf_map_lookup_elem(&oncpu, &zero);
-	if (slot && slot->tid == tid && slot->since <= now)
+	if (slot && slot->tid == tid && slot->since <= now) {
 		on = slot->since;
+		ks_fold_wakeup(t, tid, on);
+	}
 	ks_off_end(t, on);
 	t->oncpu_since = on;
 }
