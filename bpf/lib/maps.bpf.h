@@ -44,6 +44,8 @@ struct ks_thread {
 	__u32 off_reason;	/* what the off-CPU piece in progress is (KS_OFF_*) */
 	__u32 syscall_nr;
 	__u64 rng; /* per-thread id generator state; 0 until first used */
+	/* sched_info.run_delay when the off-CPU piece in progress began */
+	__u64 rd_out;
 };
 
 /* ks_thread.off_reason: how the off-CPU time in progress is counted. */

@@ -399,14 +399,10 @@ struct Collector::Impl {
                                           static_cast<bpf_attach_type>(kAttachUprobeMulti));
     bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
     bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
-    // Cost programs: tp_btf ones reach any task's storage (switch-in,
-    // wakeups); the raw_tp sched_switch twin parks switch-ins per CPU.
+    // Cost programs: the tp_btf sched_switch reaches any task's storage;
+    // its raw_tp twin parks switch-ins per CPU.
     bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);
     bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup, plan.costs && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup_new, plan.costs && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup_raw, plan.costs && !use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup_new_raw, plan.costs && !use_tp_btf);
     // Syscall and socket programs; not in the scheduler-only bench variant.
     const bool io = plan.costs && !plan.bench_sched_only;
     for (auto *p : {skel->progs.sys_enter, skel->progs.sys_exit, skel->progs.sock_recv}) {
@@ -418,9 +414,7 @@ struct Collector::Impl {
     bpf_program__set_autoload(skel->progs.sock_send_btf, retrans);
     bpf_program__set_autoload(skel->progs.tcp_retransmit, retrans);
     bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
-    for (auto *p : {skel->progs.floor_sched_switch, skel->progs.floor_sched_wakeup}) {
-      bpf_program__set_autoload(p, plan.bench_floor);
-    }
+    bpf_program__set_autoload(skel->progs.floor_sched_switch, plan.bench_floor);
     for (auto *p : {skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
       bpf_program__set_autoload(p, plan.bench_floor && !plan.bench_sched_only);
     }
