@@ -9,12 +9,16 @@
  * single target, one lookup for a set, before any other work.
  *
  * Off-CPU accounting, per thread, in task local storage:
- *   switch-out   cpu_ns += now - oncpu_since; an off piece starts, counted as
+ *   switch-out   cpu_ns += now - oncpu_since; an off piece starts, labelled
  *                runq if the thread is still runnable (preempted, yielded),
- *                io_wait if it blocks in D state, sleep otherwise;
- *   wakeup       the sleep/io piece ends; a runq piece starts (runnable but
- *                waiting for a CPU);
- *   switch-in    the piece in progress ends; oncpu_since = now.
+ *                io_wait if it blocks in D state, sleep otherwise; the
+ *                kernel's run_delay of the thread is noted (rd_out);
+ *   switch-in    oncpu_since = now: the piece ends. The thread's next
+ *                program run splits it: the part the kernel counted as
+ *                run-queue wait (run_delay growth over the piece: from the
+ *                wakeup to the switch-in) is runq, the rest goes to the
+ *                label's bucket.
+ * No wakeup programs: the kernel already times the wait after a wakeup.
  * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns.
  */
 #define __KERNSPAN_BPF__
@@ -27,6 +31,22 @@
 #include "lib/costs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/*
+ * The cost programs' "is this thread the target's?": the tgid compare alone
+ * (targ_tgid is read-only data, a constant to the verifier), so a thread
+ * of another process touches no memory but its own task. Unlike the span
+ * programs they do not check ks_paused: they only update task storage and
+ * emit nothing, so running on while userspace detaches is harmless, and
+ * the check cost a page of .bss on the first program after each kernel
+ * entry.
+ */
+static __always_inline bool ks_cost_target(__u32 tgid)
+{
+	if (targ_tgid)
+		return tgid == targ_tgid;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
 
 /* include/linux/sched.h: #defines, so not in vmlinux.h */
 #define KS_TASK_UNINTERRUPTIBLE 0x0002
@@ -56,21 +76,27 @@ static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
 	t->oncpu_since = 0;
 	t->offcpu_since = now;
 	t->off_reason = reason;
+	t->rd_out = ks_run_delay(bpf_get_current_task_btf());
 }
 
-/* tp_btf: every task's storage is reachable, so switch-ins and wakeups are
- * applied at once. */
+/*
+ * tp_btf: every task's storage is reachable, so the switch-in is noted at
+ * once. The piece it closes is split later, by the thread's own next program
+ * run (ks_sync_oncpu): the tracepoint fires before the scheduler adds the
+ * wait that ends here to run_delay (sched_info_arrive), and the rq clock it
+ * uses is not reachable (`runqueues` is not in kallsyms here).
+ */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
 	__u64 now = 0;
 
-	if (ks_is_target(prev->tgid)) {
+	if (ks_cost_target(prev->tgid)) {
 		now = bpf_ktime_get_ns();
 		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
 	}
-	if (ks_is_target(next->tgid)) {
+	if (ks_cost_target(next->tgid)) {
 		struct ks_thread *t =
 		    bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
@@ -80,7 +106,6 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		}
 		if (!now)
 			now = bpf_ktime_get_ns();
-		ks_off_end(t, now);
 		t->oncpu_since = now;
 	}
 	return 0;
@@ -89,8 +114,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 /*
  * raw_tp: only the current task's storage is reachable. prev is current;
  * next's switch-in time is parked in the per-CPU `oncpu` slot and applied by
- * its next program run (ks_sync_oncpu). No wakeups: in this variant the time
- * between a wakeup and the switch-in stays in sleep/io_wait.
+ * its next program run (ks_sync_oncpu), which reads its run_delay then.
  */
 SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -101,7 +125,7 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	__u32 zero = 0;
 	__u64 now = 0;
 
-	if (ks_is_target(id >> 32)) {
+	if (ks_cost_target(id >> 32)) {
 		struct task_struct *cur = bpf_get_current_task_btf();
 
 		now = bpf_ktime_get_ns();
@@ -110,55 +134,12 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	slot = bpf_map_lookup_elem(&oncpu, &zero);
 	if (!slot)
 		return 0;
-	if (ks_is_target(BPF_CORE_READ(next, tgid))) {
+	if (ks_cost_target(BPF_CORE_READ(next, tgid))) {
 		slot->tid = BPF_CORE_READ(next, pid);
 		slot->since = now ? now : bpf_ktime_get_ns();
 	} else if (slot->tid) {
 		slot->tid = 0;
 	}
-	return 0;
-}
-
-/* A sleeping thread becomes runnable: its wait for a CPU starts now. */
-static __always_inline void ks_wakeup(struct task_struct *p)
-{
-	struct ks_thread *t;
-	__u64 now;
-
-	if (!ks_is_target(p->tgid))
-		return;
-	/* No storage: never seen going off CPU, nothing to split. */
-	t = bpf_task_storage_get(&threads, p, 0, 0);
-	if (!t || (t->off_reason != KS_OFF_SLEEP && t->off_reason != KS_OFF_IO))
-		return;
-	now = bpf_ktime_get_ns();
-	ks_off_end(t, now);
-	t->offcpu_since = now;
-	t->off_reason = KS_OFF_RUNQ;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(sched_wakeup, struct task_struct *p)
-{
-	ks_wakeup(p);
-	return 0;
-}
-
-/* A new thread: runnable from birth, waiting for its first CPU. */
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(sched_wakeup_new, struct task_struct *p)
-{
-	struct ks_thread *t;
-
-	if (!ks_is_target(p->tgid))
-		return 0;
-	t = bpf_task_storage_get(&threads, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t) {
-		ks_count_drop(KS_DROP_NO_STORAGE);
-		return 0;
-	}
-	t->offcpu_since = bpf_ktime_get_ns();
-	t->off_reason = KS_OFF_RUNQ;
 	return 0;
 }
 
@@ -223,7 +204,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 
 	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE)
 		return 0; /* sys_exit then finds no syscall_start */
-	if (!ks_is_target(id >> 32))
+	if (!ks_cost_target(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = ks_self((__u32)id, now);
@@ -242,7 +223,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u32 kind;
 	__u64 now;
 
-	if (!ks_is_target(id >> 32))
+	if (!ks_cost_target(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = ks_self((__u32)id, now);
@@ -284,17 +265,107 @@ static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
 	       (proto == KS_IPPROTO_TCP || proto == KS_IPPROTO_UDP);
 }
 
+static __always_inline void ks_count_tx(__u32 tid, int ret)
+{
+	struct ks_thread *t = ks_self(tid, bpf_ktime_get_ns());
+
+	if (t)
+		t->totals.net_tx_bytes += ret;
+}
+
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ks_thread *t;
 
-	if (!ks_is_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
+	if (!ks_cost_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
 		return 0;
-	t = ks_self((__u32)id, bpf_ktime_get_ns());
+	ks_count_tx((__u32)id, ret);
+	return 0;
+}
+
+/*
+ * TCP retransmits (tp_btf variant, kernels whose tcp_retransmit_skb
+ * tracepoint passes `err`: userspace checks before load). A retransmit runs
+ * mostly from a timer or softirq, in whatever task was interrupted, so it is
+ * charged to the socket's last sender: the target thread whose send (any
+ * sock_sendmsg with a positive result) was the most recent on that socket
+ * before the retransmit. The sender is kept in socket local storage (freed
+ * with the socket), with its start time so a reused tid is not mistaken for
+ * it. Counted: successful retransmits (err == 0), in segments
+ * (tcp_skb_pcount), which is what tcpi_total_retrans adds for them.
+ */
+struct ks_sock_owner {
+	__u32 tid;
+	__u32 tgid;
+	__u64 start_time; /* task->start_time of the sender */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ks_sock_owner);
+} sock_owner SEC(".maps");
+
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
+extern void bpf_task_release(struct task_struct *p) __ksym __weak;
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ks_sock_owner *o;
+	__u16 family, proto;
+
+	if (!ks_cost_target(id >> 32) || ret <= 0)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	proto = sk->sk_protocol;
+	if ((family != KS_AF_INET && family != KS_AF_INET6) ||
+	    (proto != KS_IPPROTO_TCP && proto != KS_IPPROTO_UDP))
+		return 0;
+	ks_count_tx((__u32)id, ret);
+	if (proto != KS_IPPROTO_TCP)
+		return 0;
+	o = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		ks_count_drop(KS_DROP_RETRANS_UNATTRIBUTED);
+		return 0;
+	}
+	o->tid = (__u32)id;
+	o->tgid = id >> 32;
+	o->start_time = bpf_get_current_task_btf()->start_time;
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct ks_sock_owner *o;
+	struct task_struct *task;
+	struct ks_thread *t;
+	__u32 segs;
+
+	if (err)
+		return 0;
+	o = bpf_sk_storage_get(&sock_owner, (struct sock *)sk, 0, 0);
+	if (!o || !ks_cost_target(o->tgid))
+		return 0; /* no target thread ever sent on it */
+	segs = BPF_CORE_READ((struct tcp_skb_cb *)skb->cb, tcp_gso_segs);
+	if (!segs)
+		segs = 1;
+	task = bpf_task_from_pid(o->tid);
+	if (!task) {
+		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs); /* sender exited */
+		return 0;
+	}
+	t = task->start_time == o->start_time ? bpf_task_storage_get(&threads, task, 0, 0) : NULL;
 	if (t)
-		t->totals.net_tx_bytes += ret;
+		__sync_fetch_and_add(&t->totals.tcp_retransmits, segs);
+	else
+		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs);
+	bpf_task_release(task);
 	return 0;
 }
 
@@ -304,7 +375,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_thread *t;
 
-	if (!ks_is_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
+	if (!ks_cost_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
 	    !ks_inet_stream_or_dgram(sk))
 		return 0;
 	t = ks_self((__u32)id, bpf_ktime_get_ns());
@@ -340,17 +411,10 @@ int dump_threads(struct bpf_iter__task *ctx)
 		r.costs = t->totals;
 		if (t->oncpu_since && now > t->oncpu_since)
 			r.costs.cpu_ns += now - t->oncpu_since;
-		if (t->offcpu_since && now > t->offcpu_since) {
-			__u64 d = now - t->offcpu_since;
-
-			r.costs.offcpu_ns += d;
-			if (t->off_reason == KS_OFF_RUNQ)
-				r.costs.runq_ns += d;
-			else if (t->off_reason == KS_OFF_IO)
-				r.costs.io_wait_ns += d;
-			else
-				r.costs.sleep_ns += d;
-		}
+		if (t->offcpu_since && t->oncpu_since) /* closed, not split yet */
+			ks_piece_add(t, t->oncpu_since, ks_run_delay(task), &r.costs);
+		else if (t->offcpu_since) /* in progress: by its label */
+			ks_piece_add(t, now, t->rd_out, &r.costs);
 	}
 	ks_task_counters(task, &r.costs);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
@@ -376,12 +440,6 @@ int BPF_PROG(floor_sys_enter)
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(floor_sys_exit)
-{
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(floor_sched_wakeup)
 {
 	return 0;
 }

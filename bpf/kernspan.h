@@ -54,6 +54,10 @@
  * incomplete when an outer traced return passed them. */
 #define KS_DROP_FN_ABANDONED 8
 #define KS_DROP_ASYNC_FULL 9 /* async --span begins refused: async_spans full */
+/* Slot 15 belongs to the cost programs (issue 3): TCP retransmit segments
+ * of a target's socket not charged to a thread (its last sender exited, or
+ * its storage was busy), or a send whose socket storage failed. */
+#define KS_DROP_RETRANS_UNATTRIBUTED 15
 #define KS_DROP_MAX 16
 
 /* Common header of every record in the `events` ring buffer. */

@@ -10,7 +10,7 @@ PKGS=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libprotobuf-dev protobuf-compiler libyaml-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  systemtap-sdt-dev binutils procps iproute2 time
+  systemtap-sdt-dev binutils procps iproute2 nftables time
   prometheus bpftrace libbpf-tools
   python3.11-minimal
   clang-format clang-tidy

@@ -9,34 +9,64 @@
 #include "maps.bpf.h"
 
 /*
- * Close the off-CPU piece in progress at `end`, adding it to offcpu_ns and to
- * the bucket its reason names. A piece is closed by a wakeup (sleep or I/O
- * ends, the run-queue wait begins) or by the switch-in.
+ * The kernel's own run-queue wait of a task so far (sched_info.run_delay,
+ * ns): every wait between being queued runnable (woken, created, or
+ * preempted) and getting a CPU, added when it gets the CPU. 0 on kernels
+ * built without CONFIG_SCHED_INFO: there all off-CPU time after a block
+ * stays in sleep/io_wait.
  */
-static __always_inline void ks_off_end(struct ks_thread *t, __u64 end)
+static __always_inline __u64 ks_run_delay(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->sched_info))
+		return 0;
+	return task->sched_info.run_delay; /* a BTF pointer: a plain load */
+}
+
+/*
+ * Add the off-CPU piece that began at offcpu_since and ended at `end` to
+ * `c`, split: the part the kernel counted as run-queue wait (`rd_in`, the
+ * thread's run_delay including this piece's wait, minus `rd_out`, its
+ * run_delay when the piece began) is runq; the rest goes to the bucket of
+ * why it left the CPU. A piece that began runnable (preempted) is all runq.
+ */
+static __always_inline void ks_piece_add(const struct ks_thread *t, __u64 end, __u64 rd_in,
+					 struct ks_costs *c)
 {
 	__u64 since = t->offcpu_since;
+	__u64 d, rq;
 
-	if (since && end > since) {
-		__u64 d = end - since;
-
-		t->totals.offcpu_ns += d;
-		if (t->off_reason == KS_OFF_RUNQ)
-			t->totals.runq_ns += d;
-		else if (t->off_reason == KS_OFF_IO)
-			t->totals.io_wait_ns += d;
-		else if (t->off_reason == KS_OFF_SLEEP)
-			t->totals.sleep_ns += d;
+	if (!since || end <= since)
+		return;
+	d = end - since;
+	rq = d;
+	if (t->off_reason != KS_OFF_RUNQ) {
+		rq = rd_in > t->rd_out ? rd_in - t->rd_out : 0;
+		if (rq > d)
+			rq = d;
 	}
+	c->offcpu_ns += d;
+	c->runq_ns += rq;
+	if (t->off_reason == KS_OFF_IO)
+		c->io_wait_ns += d - rq;
+	else if (t->off_reason != KS_OFF_RUNQ)
+		c->sleep_ns += d - rq;
+}
+
+/* Close the off-CPU piece at `end` (see ks_piece_add). */
+static __always_inline void ks_off_end(struct ks_thread *t, __u64 end, __u64 rd_in)
+{
+	ks_piece_add(t, end, rd_in, &t->totals);
 	t->offcpu_since = 0;
 	t->off_reason = KS_OFF_NONE;
 }
 
 /*
  * Called from a program running in the thread itself, which is therefore on
- * CPU. oncpu_since is unset only for a thread first seen since attach, or
- * (raw_tp variant) after a switch-in that parked its time in `oncpu`: take
- * that time if it is ours, else start the slice now.
+ * CPU, so its run_delay already holds the wait that ended at its switch-in:
+ * the off-CPU piece that switch-in closed is split here. oncpu_since is set
+ * (tp_btf) at the switch-in; it is unset only for a thread first seen since
+ * attach, or (raw_tp variant) after a switch-in that parked its time in
+ * `oncpu`: take that time if it is ours, else start the slice now.
  */
 static __always_inline void ks_sync_oncpu(struct ks_thread *t, __u32 tid, __u64 now)
 {
@@ -44,12 +74,16 @@ static __always_inline void ks_sync_oncpu(struct ks_thread *t, __u32 tid, __u64 
 	struct ks_cpu_slot *slot;
 	__u64 on = now;
 
-	if (t->oncpu_since)
+	if (t->oncpu_since) {
+		if (t->offcpu_since)
+			ks_off_end(t, t->oncpu_since, ks_run_delay(bpf_get_current_task_btf()));
 		return;
+	}
 	slot = bpf_map_lookup_elem(&oncpu, &zero);
 	if (slot && slot->tid == tid && slot->since <= now)
 		on = slot->since;
-	ks_off_end(t, on);
+	if (t->offcpu_since)
+		ks_off_end(t, on, ks_run_delay(bpf_get_current_task_btf()));
 	t->oncpu_since = on;
 }
 

@@ -56,6 +56,8 @@ struct ks_thread {
 	__u64 sent_names[KS_NAME_CACHE];
 	__u32 comm_sent; /* comm went out in a record since the last rename */
 	__u32 _pad_comm;
+	/* sched_info.run_delay when the off-CPU piece in progress began */
+	__u64 rd_out;
 };
 
 /* ks_thread.off_reason: how the off-CPU time in progress is counted. */

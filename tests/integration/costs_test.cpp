@@ -24,11 +24,14 @@ struct CostRun { // NOLINT(bugprone-exception-escape): test data
   std::multimap<std::string, json> spans; // by name
 };
 
-CostRun trace_testprog(const std::vector<std::string> &extra_flags) {
+CostRun trace_testprog(const std::vector<std::string> &extra_flags,
+                       const std::vector<std::string> &prog_flags = {}) {
   CostRun r;
   const std::string report = temp_path("costs-report.json");
   const std::string out = temp_path("costs-spans.jsonl");
-  Proc prog = spawn({COSTS_BIN, "--report", report});
+  std::vector<std::string> pargv = {COSTS_BIN, "--report", report};
+  pargv.insert(pargv.end(), prog_flags.begin(), prog_flags.end());
+  Proc prog = spawn(pargv);
   std::vector<std::string> argv = {KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid),
                                    "-o",         out,     "-q"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
@@ -70,6 +73,18 @@ void expect_consistent(const json &s) {
   const double wall = static_cast<double>(duration(s));
   const double sum = static_cast<double>(cost(s, "cpu_ns") + off);
   EXPECT_NEAR(sum, wall, 1e6 + wall * 0.01) << s.dump();
+}
+
+// Woken, then kept waiting 50 ms by a SCHED_FIFO thread on its CPU: the
+// wait after the wakeup is run-queue time, as the kernel's schedstat
+// run_delay counts it; the wait before it is sleep.
+void expect_woken_waits_in_runq(const CostRun &r) {
+  const json &w = only(r, "woken");
+  const auto run_delay = r.report.at("woken_run_delay_ns").get<double>();
+  EXPECT_GE(run_delay, 45e6);
+  EXPECT_NEAR(static_cast<double>(cost(w, "runq_ns")), run_delay, 2e6 + run_delay * 0.05)
+      << w.dump();
+  EXPECT_GE(cost(w, "sleep_ns"), 15'000'000u) << w.dump();
 }
 
 void check_run(const CostRun &r) {
@@ -136,6 +151,8 @@ void check_run(const CostRun &r) {
   }
   EXPECT_GE(cost(parent, "cpu_ns"), 30'000'000u);
   EXPECT_GE(cost(parent, "sleep_ns"), 19'000'000u);
+
+  expect_woken_waits_in_runq(r);
 }
 
 TEST(Costs, SpansCarryWhatTheyCost) {
@@ -173,7 +190,7 @@ TEST(Costs, PinnedThreadsWaitInTheRunQueue) {
   }
 }
 
-// The raw_tp fallback: switch-ins applied lazily, no wakeup split.
+// The raw_tp fallback: switch-ins and wakeups applied lazily, by the thread.
 TEST(Costs, RawTracepointFallbackMeasuresCpuAndBytes) {
   KS_REQUIRE_ROOT();
   const CostRun r = trace_testprog({"--raw-tp"});
@@ -190,6 +207,26 @@ TEST(Costs, RawTracepointFallbackMeasuresCpuAndBytes) {
   for (const auto &[name, s] : r.spans) {
     expect_consistent(s);
   }
+  expect_woken_waits_in_runq(r);
+}
+
+// Real retransmits: in its own network namespace the program sends 4 KiB
+// to a loopback peer while nftables drops it on input, so the retransmit
+// timer (softirq, some other task current) resends it until the rule goes.
+// The sender's span is charged exactly what the kernel counted for that
+// socket (tcpi_total_retrans, in segments); the reading peer sent nothing.
+TEST(Costs, RetransmitsChargedToTheLastSender) {
+  KS_REQUIRE_ROOT();
+  const CostRun r = trace_testprog({}, {"--retrans"});
+  ASSERT_EQ(r.prog_status, 0) << r.ks_err;
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
+  const auto total = r.report.at("total_retrans").get<uint64_t>();
+  EXPECT_GE(total, 1u);
+  EXPECT_EQ(r.report.at("received").get<uint64_t>(), 4096u);
+  const json &tx = only(r, "retransmit");
+  EXPECT_EQ(cost(tx, "tcp_retransmits"), total) << tx.dump();
+  EXPECT_EQ(cost(only(r, "retransmit_peer"), "tcp_retransmits"), 0u);
+  EXPECT_NE(r.ks_out.find("retransmit_unattributed=0 "), std::string::npos) << r.ks_out;
 }
 
 TEST(Costs, NoCostsLeavesThemOut) {

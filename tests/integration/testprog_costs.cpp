@@ -14,6 +14,18 @@
 //               per thread its CPU clock and schedstat run_delay deltas
 //   parent      ├── child_burn (30 ms CPU)
 //               └── child_sleep (20 ms sleep)
+//   woken       a thread pinned to CPU 0 blocks in read() of a pipe; a
+//               SCHED_FIFO thread on the same CPU writes the pipe and then
+//               burns 50 ms, so the reader waits that long runnable; its
+//               schedstat run_delay delta is reported as woken_run_delay_ns
+//
+// With --retrans it runs in a private network namespace (loopback only) and
+// marks one span instead:
+//   retransmit  write 4 KiB to a loopback TCP peer while an nftables rule
+//               drops what reaches the peer's port, wait 700 ms (timer
+//               retransmits), delete the rule, wait until all is acked; the
+//               socket's tcpi_total_retrans is reported as total_retrans,
+//               and the peer's reading thread marks `retransmit_peer`
 //
 // With --top it marks no spans: two worker threads pinned to one CPU block
 // in read() until SIGUSR1, then each burns 200 ms of CPU, reads 1 MiB from
@@ -27,10 +39,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,6 +53,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -181,6 +197,158 @@ int top_mode() {
   return 0;
 }
 
+// Blocked in read() while a SCHED_FIFO thread on its CPU wakes it and keeps
+// the CPU for 50 ms: the reader's span holds a sleep and then a run-queue
+// wait. Returns the reader's schedstat run_delay delta over its span.
+uint64_t woken_span() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    die("pipe");
+  }
+  std::atomic<bool> reading{false};
+  uint64_t waited = 0;
+  std::thread reader([&] {
+    pin_to_cpu(0);
+    const uint64_t w0 = run_delay_ns();
+    KERNSPAN_BEGIN("woken");
+    reading = true;
+    char c;
+    if (read(p[0], &c, 1) != 1) {
+      die("read pipe");
+    }
+    KERNSPAN_END("woken");
+    waited = run_delay_ns() - w0;
+  });
+  std::thread waker([&] {
+    pin_to_cpu(0);
+    while (!reading) {
+      kernspan_examples::sleep_ms(1);
+    }
+    kernspan_examples::sleep_ms(20); // the reader is blocked by now
+    const sched_param fifo{1};
+    if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &fifo) != 0) {
+      std::fprintf(stderr, "testprog_costs: SCHED_FIFO refused\n");
+      std::exit(1);
+    }
+    if (write(p[1], "w", 1) != 1) {
+      die("write pipe");
+    }
+    burn(50'000'000);
+  });
+  waker.join();
+  reader.join();
+  close(p[0]);
+  close(p[1]);
+  return waited;
+}
+
+int sh(const std::string &cmd) {
+  const int rc = std::system(cmd.c_str()); // NOLINT(cert-env33-c): fixed test commands
+  if (rc != 0) {
+    std::fprintf(stderr, "testprog_costs: '%s' failed (%d)\n", cmd.c_str(), rc);
+    std::exit(1);
+  }
+  return rc;
+}
+
+tcp_info tcp_info_of(int fd) {
+  tcp_info ti{};
+  socklen_t len = sizeof(ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+    die("TCP_INFO");
+  }
+  return ti;
+}
+
+int retrans_mode(const std::string &report) {
+  // A network namespace of our own, with only loopback, up.
+  if (unshare(CLONE_NEWNET) != 0) {
+    die("unshare(CLONE_NEWNET)");
+  }
+  {
+    const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq ifr{};
+    std::strcpy(ifr.ifr_name, "lo");
+    ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+    if (s < 0 || ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+      die("bring lo up");
+    }
+    close(s);
+  }
+  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof(addr);
+  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr *>(&addr), &alen) != 0) {
+    die("listen");
+  }
+  const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (cfd < 0 || connect(cfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+    die("connect");
+  }
+  const int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (sfd < 0) {
+    die("accept");
+  }
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const std::atomic<bool> never{false};
+  if (!kernspan_examples::wait_for_tracer(
+          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
+    std::fprintf(stderr, "testprog_costs: no tracer attached\n");
+    return 3;
+  }
+  constexpr size_t kBytes = 4096;
+  std::atomic<size_t> received{0};
+  std::thread peer([&] {
+    std::vector<char> buf(kBytes);
+    size_t got = 0;
+    KERNSPAN_BEGIN("retransmit_peer");
+    while (got < kBytes) {
+      const ssize_t n = read(sfd, buf.data(), buf.size());
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    KERNSPAN_END("retransmit_peer");
+    received = got;
+  });
+  // What reaches the peer's port is dropped on input: the sender's
+  // transmissions succeed, and only the retransmit timer brings data over.
+  sh("nft add table inet ks_retrans");
+  sh("nft add chain inet ks_retrans in '{ type filter hook input priority 0; }'");
+  sh("nft add rule inet ks_retrans in tcp dport " + port + " drop");
+  const std::vector<char> data(kBytes, 'r');
+  KERNSPAN_BEGIN("retransmit");
+  const bool ok = write_all(cfd, data.data(), data.size());
+  kernspan_examples::sleep_ms(700);
+  sh("nft delete table inet ks_retrans");
+  for (int i = 0; i < 500 && tcp_info_of(cfd).tcpi_unacked != 0; i++) {
+    kernspan_examples::sleep_ms(10);
+  }
+  const tcp_info ti = tcp_info_of(cfd);
+  KERNSPAN_END("retransmit");
+  peer.join();
+  if (!ok || ti.tcpi_unacked != 0) {
+    std::fprintf(stderr, "testprog_costs: data not acked\n");
+    return 1;
+  }
+  close(cfd);
+  close(sfd);
+  close(lfd);
+  const std::string json = "{\"pid\":" + std::to_string(getpid()) +
+                           ",\"total_retrans\":" + std::to_string(ti.tcpi_total_retrans) +
+                           ",\"received\":" + std::to_string(received.load()) + "}\n";
+  FILE *f = std::fopen(report.c_str(), "w");
+  if (f == nullptr || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
+    die("write report");
+  }
+  kernspan_examples::sleep_ms(50); // let the tracer sweep the last records
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -189,20 +357,26 @@ int main(int argc, char **argv) {
   }
   std::string report;
   std::string dir = "/tmp";
+  bool retrans = false;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
-    if (a == "--report" && i + 1 < argc) {
+    if (a == "--retrans") {
+      retrans = true;
+    } else if (a == "--report" && i + 1 < argc) {
       report = argv[++i];
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR]\n");
+      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans]\n");
       return 2;
     }
   }
   if (report.empty()) {
-    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR]\n");
+    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans]\n");
     return 2;
+  }
+  if (retrans) {
+    return retrans_mode(report);
   }
 
   // Set-up outside any span: the file to read and the TCP pair.
@@ -369,6 +543,7 @@ int main(int argc, char **argv) {
     KERNSPAN_END("child_sleep");
     KERNSPAN_END("parent");
   }
+  json += ",\"woken_run_delay_ns\":" + std::to_string(woken_span());
   json += "}\n";
   close(cfd);
   close(sfd);

@@ -22,6 +22,7 @@ struct TopOptions {
   bool json = false;
   int iterations = 0; // 0: until Ctrl-C or the process exits
   bool bench_floor = false;
+  bool bench_sched_only = false;
 };
 
 uint64_t unix_nano_now() {
@@ -38,6 +39,7 @@ int run_top(const TopOptions &o, const Globals &g) {
   plan.costs = !o.bench_floor;
   plan.threads = !o.bench_floor;
   plan.bench_floor = o.bench_floor;
+  plan.bench_sched_only = o.bench_sched_only;
   plan.verbose = g.verbose;
   const std::string comm = probe::comm(o.pid);
   auto collector = collect::Collector::start(plan);
@@ -93,6 +95,9 @@ Runner add_top(CLI::App &app) {
       ->check(CLI::PositiveNumber);
   // Hidden: empty programs on the cost hooks, the floor of bench/run_costs.sh.
   cmd->add_flag("--bench-floor", opts->bench_floor, "")->group("");
+  // Hidden: only the scheduler hooks (cost programs or floor), so
+  // bench/run_costs.sh can price a context switch without the syscall ones.
+  cmd->add_flag("--bench-sched-only", opts->bench_sched_only, "")->group("");
   return [opts](const Globals &g) { return run_top(*opts, g); };
 }
 

@@ -9,6 +9,7 @@
 #include "kernspan.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <algorithm>
@@ -77,8 +78,31 @@ const char *const kDropNames[KS_DROP_MAX] = {
     "fn_return_lost",  "async_span_full",
     "reserved",        "reserved",
     "reserved",        "reserved",
-    "reserved",        "reserved",
+    "reserved",        "retransmit_unattributed",
 };
+
+// Does this kernel's tcp:tcp_retransmit_skb pass `err` (sk, skb, err)? The
+// tcp_retransmit cost program reads it, and on kernels without it the
+// tracepoint fires only on success but a program declaring three arguments
+// would not load. Read from the kernel's BTF: the tracepoint's typedef is a
+// pointer to a prototype (void *, sk, skb[, err]).
+bool retransmit_tracepoint_has_err() {
+  btf *vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) {
+    return false;
+  }
+  bool ok = false;
+  const int id = btf__find_by_name_kind(vmlinux, "btf_trace_tcp_retransmit_skb", BTF_KIND_TYPEDEF);
+  if (id > 0) {
+    const btf_type *t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
+    if (t != nullptr && btf_is_ptr(t)) {
+      t = btf__type_by_id(vmlinux, t->type);
+      ok = t != nullptr && btf_is_func_proto(t) && btf_vlen(t) == 4;
+    }
+  }
+  btf__free(vmlinux);
+  return ok;
+}
 
 int pidfd_open(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -490,20 +514,24 @@ struct Collector::Impl {
     // every record carries its comm.
     bpf_program__set_autoload(skel->progs.task_rename, use_tp_btf);
     skel->rodata->targ_comm_once = use_tp_btf ? 1 : 0;
-    // Cost programs: tp_btf ones reach any task's storage (switch-in,
-    // wakeups); the raw_tp sched_switch twin parks switch-ins per CPU.
+    // Cost programs: the tp_btf sched_switch reaches any task's storage;
+    // its raw_tp twin parks switch-ins per CPU.
     bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);
     bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup, plan.costs && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_wakeup_new, plan.costs && use_tp_btf);
-    for (auto *p : {skel->progs.sys_enter, skel->progs.sys_exit, skel->progs.sock_send,
-                    skel->progs.sock_recv}) {
-      bpf_program__set_autoload(p, plan.costs);
+    // Syscall and socket programs; not in the scheduler-only bench variant.
+    const bool io = plan.costs && !plan.bench_sched_only;
+    for (auto *p : {skel->progs.sys_enter, skel->progs.sys_exit, skel->progs.sock_recv}) {
+      bpf_program__set_autoload(p, io);
     }
+    // Socket senders are remembered (for retransmits) only with tp_btf.
+    const bool retrans = io && use_tp_btf && retransmit_tracepoint_has_err();
+    bpf_program__set_autoload(skel->progs.sock_send, io && !retrans);
+    bpf_program__set_autoload(skel->progs.sock_send_btf, retrans);
+    bpf_program__set_autoload(skel->progs.tcp_retransmit, retrans);
     bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
-    for (auto *p : {skel->progs.floor_sched_switch, skel->progs.floor_sched_wakeup,
-                    skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
-      bpf_program__set_autoload(p, plan.bench_floor);
+    bpf_program__set_autoload(skel->progs.floor_sched_switch, plan.bench_floor);
+    for (auto *p : {skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
+      bpf_program__set_autoload(p, plan.bench_floor && !plan.bench_sched_only);
     }
     bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels

@@ -71,6 +71,8 @@ struct Plan {
   bool force_raw_tp = false; // skip tp_btf (tests of the fallback variant)
   bool bench_floor = false;  // empty programs on the cost hooks instead (bench/)
   bool verbose = false;      // libbpf debug output
+  // bench/: load the scheduler programs only (cost programs or floor).
+  bool bench_sched_only = false;
   // Turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) while
   // the collector lives, so program_stats() has run time and run counts.
   // The kernel then times every BPF program on the machine (~20 ns a run),
