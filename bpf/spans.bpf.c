@@ -17,6 +17,7 @@
 #include "kernspan.h"
 #include "lib/maps.bpf.h"
 #include "lib/costs.bpf.h"
+#include "lib/modes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -102,6 +103,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	f->flags = 0;
 	if (traceparent && ks_parse_traceparent(traceparent, f) == 0) {
 		/* joins a trace begun in another service */
+		f->flags |= ks_sample_root(f->trace_id_lo, f->flags);
 	} else {
 		if (traceparent)
 			ks_count_drop(KS_DROP_BAD_TRACEPARENT);
@@ -109,12 +111,14 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 			f->trace_id_hi = ks_next_id(t);
 			f->trace_id_lo = ks_next_id(t);
 			f->parent_span_id = 0;
+			f->flags |= ks_sample_root(f->trace_id_lo, 0);
 		} else {
 			struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
 
 			f->trace_id_hi = up->trace_id_hi;
 			f->trace_id_lo = up->trace_id_lo;
 			f->parent_span_id = up->span_id;
+			f->flags |= ks_sample_inherit(up->flags);
 		}
 	}
 	t->depth = d + 1;
@@ -133,6 +137,8 @@ static __always_inline void ks_emit(struct ks_thread *t, __u32 i, __u64 id, __u6
 	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
 	struct ks_span_rec *r;
 
+	if (ks_mode_consumed(t, f, id, now, extra))
+		return;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		ks_count_drop(KS_DROP_RINGBUF);
@@ -295,7 +301,8 @@ static __always_inline int ks_thread_exit(struct task_struct *task)
 		if (t->depth == 0)
 			break;
 		top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
-		ks_count_drop(KS_DROP_INCOMPLETE);
+		if (!(t->frames[top].flags & KS_FRAME_UNSAMPLED))
+			ks_count_drop(KS_DROP_INCOMPLETE); /* else counted as sampled out */
 		ks_emit(t, top, id, now, KS_SPAN_INCOMPLETE, true);
 		t->depth = top;
 	}
