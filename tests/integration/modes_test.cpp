@@ -204,13 +204,17 @@ struct DemoRun { // NOLINT(bugprone-exception-escape): test data
 // attached, writing spans to a JSON Lines file. It starts once span_begin
 // and span_end are live; the linger covers kernspan still attaching
 // span_begin_remote (which it does not use) on a busy machine.
-DemoRun demo_run(const std::vector<std::string> &ks_args, int requests) {
+DemoRun demo_run(const std::vector<std::string> &ks_args, int requests,
+                 const std::vector<std::string> &demo_args = {}) {
   DemoRun d;
   const std::string report = temp_path("modes-demo.json");
   const std::string file = temp_path("modes-spans.jsonl");
   const auto t0 = std::chrono::steady_clock::now();
-  Proc demo = spawn({DEMO_BIN, "--wait-for-tracer", "--report", report, "--requests",
-                     std::to_string(requests), "--linger-ms", "1000"});
+  std::vector<std::string> demo_argv = {
+      DEMO_BIN,     "--wait-for-tracer",      "--report",    report,
+      "--requests", std::to_string(requests), "--linger-ms", "1000"};
+  demo_argv.insert(demo_argv.end(), demo_args.begin(), demo_args.end());
+  Proc demo = spawn(demo_argv);
   std::vector<std::string> argv = {KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid),
                                    "-q",         "-o",    file};
   argv.insert(argv.end(), ks_args.begin(), ks_args.end());
@@ -281,6 +285,26 @@ TEST(Modes, SampleRateOneKeepsEverything) {
   ASSERT_EQ(d.ks_status, 0) << d.err;
   EXPECT_EQ(d.spans.size(), 1500u);
   EXPECT_NE(d.out.find("sampled out: 0 of 1500 spans"), std::string::npos) << d.out;
+}
+
+TEST(Modes, SampleModeHonoursARemoteParentsSampledFlag) {
+  KS_REQUIRE_ROOT();
+  const std::string tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-";
+  // Not sampled upstream: dropped whatever the rate.
+  const DemoRun off =
+      demo_run({"--mode", "sample", "--sample-rate", "1"}, 200, {"--traceparent", tp + "00"});
+  ASSERT_EQ(off.ks_status, 0) << off.err;
+  EXPECT_TRUE(off.spans.empty());
+  EXPECT_NE(off.out.find("sampled out: 1000 of 1000 spans"), std::string::npos) << off.out;
+  // Sampled upstream: the rate decides on the trace id, the same for all
+  // 200 requests (one trace): at rate 1 every span is kept.
+  const DemoRun on =
+      demo_run({"--mode", "sample", "--sample-rate", "1"}, 200, {"--traceparent", tp + "01"});
+  ASSERT_EQ(on.ks_status, 0) << on.err;
+  EXPECT_EQ(on.spans.size(), 1000u);
+  for (const auto &s : on.spans) {
+    ASSERT_EQ(s["trace_id"], "0af7651916cd43dd8448eb211c80319c");
+  }
 }
 
 TEST(Modes, MinDurationLeavesOutShorterSpansAndCountsThem) {
