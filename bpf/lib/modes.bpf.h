@@ -186,8 +186,11 @@ static __always_inline bool ks_mode_consumed(struct ks_thread *t, const struct k
 		return true;
 	}
 	if (targ_mode == KS_MODE_STATS) {
-		struct ks_stat_in in = {
-		    .span = f->name_ptr, .id = id, .start = f->start_ns, .now = now, .extra = extra};
+		struct ks_stat_in in = {.span = f->name_ptr,
+					.id = id,
+					.start = f->start_ns,
+					.now = now,
+					.extra = extra};
 
 		ks_stats_add(t, &f->base, &in);
 		return true;

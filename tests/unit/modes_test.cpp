@@ -35,7 +35,7 @@ TEST(Log2Quantile, EmptyIsZero) {
 }
 
 TEST(Log2Quantile, InterpolatesInsideTheSlot) {
-  const auto s = slots_with({{10, 4}}); // four values in [1024, 2047]
+  const auto s = slots_with({{10, 4}});     // four values in [1024, 2047]
   EXPECT_EQ(log2_quantile(s, 0.25), 1279U); // 1024 + 1023 * 1 / 4
   EXPECT_EQ(log2_quantile(s, 0.50), 1535U); // 1024 + 1023 * 2 / 4
   EXPECT_EQ(log2_quantile(s, 0.75), 1791U);
@@ -52,16 +52,16 @@ TEST(Log2Quantile, ClampedToAKnownMax) {
 
 TEST(Log2Quantile, NearestRankAcrossSlots) {
   const auto s = slots_with({{0, 1}, {3, 3}}); // one 0..1, three in [8, 15]
-  EXPECT_EQ(log2_quantile(s, 0.25), 1U);  // rank 1, slot 0 = [0, 1]
-  EXPECT_EQ(log2_quantile(s, 0.50), 10U); // rank 2: 8 + 7 * 1 / 3
-  EXPECT_EQ(log2_quantile(s, 0.75), 12U); // rank 3: 8 + 7 * 2 / 3
-  EXPECT_EQ(log2_quantile(s, 0.99), 15U); // rank 4
-  EXPECT_EQ(log2_quantile(s, 0.0), 1U);   // rank 1 at least
+  EXPECT_EQ(log2_quantile(s, 0.25), 1U);       // rank 1, slot 0 = [0, 1]
+  EXPECT_EQ(log2_quantile(s, 0.50), 10U);      // rank 2: 8 + 7 * 1 / 3
+  EXPECT_EQ(log2_quantile(s, 0.75), 12U);      // rank 3: 8 + 7 * 2 / 3
+  EXPECT_EQ(log2_quantile(s, 0.99), 15U);      // rank 4
+  EXPECT_EQ(log2_quantile(s, 0.0), 1U);        // rank 1 at least
   EXPECT_EQ(log2_quantile(s, std::numeric_limits<double>::quiet_NaN()), 1U);
 }
 
 TEST(Log2Quantile, RankIsExactForDecimalFractions) {
-  const auto s = slots_with({{5, 100}}); // [32, 63]
+  const auto s = slots_with({{5, 100}});  // [32, 63]
   EXPECT_EQ(log2_quantile(s, 0.07), 34U); // rank 7, not 8: 32 + 31 * 7 / 100
 }
 
@@ -97,10 +97,10 @@ TEST(TokenBucket, BurstThenRefillBySpanTime) {
   core::TokenBucket b(2);
   EXPECT_TRUE(b.take(1'000));
   EXPECT_TRUE(b.take(1'000));
-  EXPECT_FALSE(b.take(1'000)); // burst of 2 spent
-  EXPECT_FALSE(b.take(500'000'999)); // 0.999999998 of a token
-  EXPECT_TRUE(b.take(500'001'000));  // one whole token after 0.5 s
-  EXPECT_FALSE(b.take(100));         // time going back refills nothing
+  EXPECT_FALSE(b.take(1'000));         // burst of 2 spent
+  EXPECT_FALSE(b.take(500'000'999));   // 0.999999998 of a token
+  EXPECT_TRUE(b.take(500'001'000));    // one whole token after 0.5 s
+  EXPECT_FALSE(b.take(100));           // time going back refills nothing
   EXPECT_TRUE(b.take(60'000'000'000)); // a long gap refills to the burst only
   EXPECT_TRUE(b.take(60'000'000'000));
   EXPECT_FALSE(b.take(60'000'000'000));

@@ -95,9 +95,9 @@ void print_mode_lines(const collect::Plan &plan, const PipelineOptions &o,
   const uint64_t sampled = count_of(counts, "sampled_out");
   const uint64_t filtered = count_of(counts, "filtered");
   if (plan.mode == collect::Mode::kSample) {
+    const uint64_t seen = sampled + stats.total_spans() + filtered;
     std::printf("sampled out: %llu of %llu spans (--sample-rate %g, whole traces)\n",
-                static_cast<unsigned long long>(sampled),
-                static_cast<unsigned long long>(sampled + stats.total_spans() + filtered),
+                static_cast<unsigned long long>(sampled), static_cast<unsigned long long>(seen),
                 plan.sample_rate);
   }
   if (plan.min_duration_ns != 0) {

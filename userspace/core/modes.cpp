@@ -49,8 +49,8 @@ std::optional<uint64_t> parse_duration_ns(std::string_view text) {
       {"s", 1'000'000'000},
       {"m", 60'000'000'000},
   }};
-  const auto *u = std::find_if(kUnits.begin(), kUnits.end(),
-                               [&](const auto &p) { return p.first == unit; });
+  const auto *u =
+      std::find_if(kUnits.begin(), kUnits.end(), [&](const auto &p) { return p.first == unit; });
   if (u == kUnits.end()) {
     return std::nullopt;
   }
