@@ -191,6 +191,54 @@ TEST(Modes, StatsModeCountsOwnSpansExactly) {
   EXPECT_EQ(rows.at("render").size(), 14u) << out;
 }
 
+// A program that prints "ready" and waits for SIGUSR1, under kernspan
+// --mode stats with `ks_args`: kernspan's stdout, or "" on failure.
+std::string stats_of_ready(const std::vector<std::string> &argv,
+                           const std::vector<std::string> &ks_args) {
+  Proc prog = spawn(argv);
+  if (!wait_for_text(prog, prog.out_path, "ready", 10000)) {
+    ADD_FAILURE() << "target not ready: " << slurp(prog.err_path);
+    return "";
+  }
+  std::vector<std::string> ks = {KERNSPAN_BIN, "trace",  "-p",   std::to_string(prog.pid),
+                                 "-q",         "--mode", "stats"};
+  ks.insert(ks.end(), ks_args.begin(), ks_args.end());
+  Proc k = spawn(ks);
+  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
+    kill(prog.pid, SIGKILL);
+    wait_exit(prog, 2000);
+    wait_exit(k, 5000);
+    ADD_FAILURE() << "kernspan did not attach: " << slurp(k.err_path);
+    return "";
+  }
+  kill(prog.pid, SIGUSR1);
+  EXPECT_EQ(wait_exit(prog, 60000), 0);
+  EXPECT_EQ(wait_exit(k, 10000), 0) << slurp(k.err_path);
+  return slurp(k.out_path);
+}
+
+TEST(Modes, StatsModeCountsUsdtPairsExactly) {
+  KS_REQUIRE_ROOT();
+  // Across threads, by id: 200 jobs.
+  const std::string async =
+      stats_of_ready({ASYNC_BIN, "--jobs", "200"},
+                     {"--span", "kernspan:job_start..kernspan:job_done,id=arg0,name=jobs"});
+  EXPECT_EQ(count_of(summary_rows(async), "jobs"), 200u) << async;
+  EXPECT_TRUE(no_drops(async)) << async;
+  // A name read per span cannot key the kernel's table: refused.
+  Proc prog = spawn({ASYNC_BIN});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000));
+  const Result r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "--mode", "stats",
+                        "--span", "kernspan:job_start..kernspan:job_done,id=arg0,name=arg1"});
+  kill(prog.pid, SIGKILL);
+  wait_exit(prog, 2000);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--mode stats keys spans by pair"), std::string::npos) << r.err;
+  // Per-thread pairs end through the same ks_mode_consumed as functions
+  // (StatsModeCountsFunctionCallsExactly); Python's probes cannot give an
+  // exact per-pair count here (every Python call is one pair).
+}
+
 struct DemoRun { // NOLINT(bugprone-exception-escape): test data
   int ks_status = -1;
   std::vector<json> spans;
