@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The uprobe benchmark (issue 4, "Speed"): per-call cost of a traced function
-# (kernspan trace mode, with and without the endbr64 placement rule) against
-# the untraced call, libbpf-tools' funclatency and bpftrace's
+# (kernspan trace mode and stats mode, with and without the endbr64 placement
+# rule) against the untraced call, libbpf-tools' funclatency and bpftrace's
 # uprobe/uretprobe histogram one-liner; and attach/detach time for 1, 100 and
 # 1000 uprobes. Needs root. Prints numbers from one run, asserts nothing.
 #
@@ -53,6 +53,8 @@ echo "## per call of bench_target (endbr64; push %rbx; ...), $CALLS calls"
 per_call "untraced"
 per_call "kernspan trace (entry+4, after endbr64)" "$KS" trace -p PID -q --uprobe fn_loop:bench_target
 per_call "kernspan trace --raw-entry (on endbr64)" "$KS" trace -p PID -q --raw-entry --uprobe fn_loop:bench_target
+per_call "kernspan --mode stats (entry+4)" "$KS" trace -p PID -q --mode stats --uprobe fn_loop:bench_target
+per_call "kernspan --mode stats --raw-entry" "$KS" trace -p PID -q --mode stats --raw-entry --uprobe fn_loop:bench_target
 # stdbuf: funclatency's "Tracing" line is block-buffered into a file.
 per_call "funclatency (libbpf-tools)" stdbuf -oL /usr/sbin/funclatency -p PID :bench_target
 per_call "bpftrace uprobe/uretprobe hist" bpftrace -p PID -e "uprobe:$LOOP:bench_target { @s[tid] = nsecs; } uretprobe:$LOOP:bench_target /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }"

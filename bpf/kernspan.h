@@ -54,6 +54,11 @@
  * incomplete when an outer traced return passed them. */
 #define KS_DROP_FN_ABANDONED 8
 #define KS_DROP_ASYNC_FULL 9 /* async --span begins refused: async_spans full */
+/* Modes (issue 4): slots 10 and 11 are not losses but choices (shown apart
+ * from the drops); slot 12 is a loss. */
+#define KS_DROP_SAMPLED_OUT 10 /* --mode sample: spans of traces not kept */
+#define KS_DROP_FILTERED 11    /* --min-duration: spans ended too soon */
+#define KS_DROP_STATS_FULL 12  /* --mode stats: no room for a new span name */
 /* Slot 15 belongs to the cost programs (issue 3): TCP retransmit segments
  * of a target's socket not charged to a thread (its last sender exited, or
  * its storage was busy), or a send whose socket storage failed. */
@@ -205,6 +210,41 @@ struct ks_pair_span_rec {
 	__u32 async; /* 1: paired by id across threads */
 	__u64 ints[KS_PAIR_MAX_ATTRS];
 	char strs[KS_PAIR_MAX_ATTRS][KS_PAIR_STR_LEN];
+};
+
+/*
+ * Modes (issue 4), rodata targ_mode. trace: a record per span. sample: a
+ * trace is kept or dropped whole, decided where it begins (a frame with no
+ * local parent), by its trace id's low 56 bits against targ_sample_below.
+ * stats: no records; per span identity a log2 histogram and sums in the
+ * `span_stats` map, read by userspace.
+ */
+#define KS_MODE_TRACE 0
+#define KS_MODE_SAMPLE 1
+#define KS_MODE_STATS 2
+#define KS_SAMPLE_BITS 56
+/* ks_frame.flags only, never in a record: the frame's trace is not kept. */
+#define KS_FRAME_UNSAMPLED (1u << 31)
+#define KS_STAT_SLOTS 64 /* slot i: durations in [2^i, 2^(i+1)) ns; 0 also in 0 */
+
+/* Who a span is: its frame key (name pointer, KS_FN_TAG | probe id or
+ * KS_PAIR_TAG | pair id) in one process. */
+struct ks_stat_key {
+	__u64 span;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* Per CPU (BPF_MAP_TYPE_PERCPU_HASH): userspace adds the CPUs. */
+struct ks_stat_val {
+	__u64 count;
+	__u64 incomplete;
+	__u64 sum_ns;
+	__u64 max_ns;
+	__u64 with_costs;      /* spans whose costs are in `costs` */
+	struct ks_costs costs; /* sums */
+	__u64 hist[KS_STAT_SLOTS];
+	char name[KS_NAME_LEN]; /* kernspan's own spans: read on first use */
 };
 
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -52,6 +52,8 @@ struct ks_async_span {
 	__u64 parent_span_id;
 	__u64 trace_id_hi;
 	__u64 trace_id_lo;
+	__u32 flags; /* KS_FRAME_UNSAMPLED */
+	__u32 _pad;
 	struct ks_pair_vals v;
 };
 
@@ -98,6 +100,28 @@ static __always_inline void ks_pair_read(struct pt_regs *ctx, const struct ks_pa
 	}
 }
 
+/* ks_mode_consumed for an async span (no thread frame, no costs). */
+static __always_inline bool ks_async_consumed(const struct ks_async_span *a, __u32 pair, __u64 id,
+					      __u64 now)
+{
+	if (targ_mode == KS_MODE_SAMPLE && (a->flags & KS_FRAME_UNSAMPLED)) {
+		ks_count_drop(KS_DROP_SAMPLED_OUT);
+		return true;
+	}
+	if (targ_min_duration_ns && now - a->start_ns < targ_min_duration_ns) {
+		ks_count_drop(KS_DROP_FILTERED);
+		return true;
+	}
+	if (targ_mode == KS_MODE_STATS) {
+		struct ks_stat_in in = {
+		    .span = KS_PAIR_TAG | pair, .id = id, .start = a->start_ns, .now = now};
+
+		ks_stats_add(NULL, NULL, &in);
+		return true;
+	}
+	return false;
+}
+
 static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_pair_cfg *c,
 					  __u32 pair, __u64 id)
 {
@@ -123,10 +147,12 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 		a->trace_id_hi = up->trace_id_hi;
 		a->trace_id_lo = up->trace_id_lo;
 		a->parent_span_id = up->span_id;
+		a->flags = ks_sample_inherit(up->flags);
 	} else {
 		a->trace_id_hi = ks_frames_rand64();
 		a->trace_id_lo = ks_frames_rand64();
 		a->parent_span_id = 0;
+		a->flags = ks_sample_root(a->trace_id_lo, 0);
 	}
 	ks_pair_read(ctx, c, KS_PAIR_FROM_BEGIN, a->v.name, a->v.ints, a->v.strs);
 	a->start_ns = bpf_ktime_get_ns();
@@ -150,6 +176,10 @@ static __always_inline int ks_async_end(struct pt_regs *ctx, const struct ks_pai
 	a = bpf_map_lookup_elem(&async_spans, &key);
 	if (!a) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return 0;
+	}
+	if (ks_async_consumed(a, pair, id, now)) {
+		bpf_map_delete_elem(&async_spans, &key);
 		return 0;
 	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -254,6 +284,10 @@ int pair_end(struct pt_regs *ctx)
 	}
 	if (found != top) /* inner spans that never ended are abandoned */
 		ks_count_drops(KS_DROP_MISMATCHED_END, top - found);
+	if (ks_mode_consumed(t, &t->frames[found & (KS_MAX_DEPTH - 1)], id, now, 0)) {
+		t->depth = found;
+		return 0;
+	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		ks_count_drop(KS_DROP_RINGBUF);

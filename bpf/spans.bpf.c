@@ -17,6 +17,7 @@
 #include "kernspan.h"
 #include "lib/maps.bpf.h"
 #include "lib/costs.bpf.h"
+#include "lib/modes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -115,6 +116,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	f->flags = 0;
 	if (traceparent && ks_parse_traceparent(traceparent, f) == 0) {
 		/* joins a trace begun in another service */
+		f->flags |= ks_sample_root(f->trace_id_lo, f->flags);
 	} else {
 		if (traceparent)
 			ks_count_drop(KS_DROP_BAD_TRACEPARENT);
@@ -122,12 +124,14 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 			f->trace_id_hi = ks_next_id(t);
 			f->trace_id_lo = ks_next_id(t);
 			f->parent_span_id = 0;
+			f->flags |= ks_sample_root(f->trace_id_lo, 0);
 		} else {
 			struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
 
 			f->trace_id_hi = up->trace_id_hi;
 			f->trace_id_lo = up->trace_id_lo;
 			f->parent_span_id = up->span_id;
+			f->flags |= ks_sample_inherit(up->flags);
 		}
 	}
 	t->depth = d + 1;
@@ -151,6 +155,8 @@ static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, 
 	struct ks_span_rec *r;
 	__u64 size;
 
+	if (ks_mode_consumed(t, f, id, now, extra))
+		return false;
 	if (with_name)
 		size = sizeof(*r);
 	else if (targ_costs)
@@ -397,7 +403,8 @@ static long ks_exit_one(__u32 k, void *arg)
 	if (t->depth == 0)
 		return 1;
 	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
-	ks_count_drop(KS_DROP_INCOMPLETE);
+	if (!(t->frames[top].flags & KS_FRAME_UNSAMPLED))
+		ks_count_drop(KS_DROP_INCOMPLETE); /* else counted as sampled out */
 	ks_emit_rec(t, top, c->id, c->now, KS_SPAN_INCOMPLETE, true);
 	t->depth = top;
 	return 0;

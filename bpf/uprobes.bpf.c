@@ -54,9 +54,12 @@ static __always_inline __u32 ks_fn_nargs(__u64 cookie)
  * the return program calls it from a loop over the stack. */
 static __noinline void ks_fn_abandon(struct ks_thread *t, __u32 i, __u64 id, __u64 now)
 {
-	struct ks_span_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	struct ks_span_rec *r;
 
 	ks_count_drop(KS_DROP_FN_ABANDONED);
+	if (ks_mode_consumed(t, &t->frames[i & (KS_MAX_DEPTH - 1)], id, now, KS_SPAN_INCOMPLETE))
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		ks_count_drop(KS_DROP_RINGBUF);
 		return;
@@ -158,6 +161,10 @@ int fn_return(struct pt_regs *ctx)
 
 		bpf_loop(top - found, ks_abandon_one, &actx, 0);
 		top = found;
+	}
+	if (ks_mode_consumed(t, &t->frames[top & (KS_MAX_DEPTH - 1)], id, now, 0)) {
+		t->depth = top;
+		return 0;
 	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {

@@ -211,6 +211,50 @@ void PrometheusSink::on_span(const core::Span &span) {
   }
 }
 
+void PrometheusSink::set_aggregates(const std::vector<core::SpanAggregate> &aggregates) {
+  std::map<std::string, Series> series;
+  uint64_t spans = 0;
+  uint64_t incomplete = 0;
+  uint64_t overflow = 0;
+  for (const auto &a : aggregates) {
+    std::string name = sanitize_utf8(a.name);
+    if (series.count(name) == 0 && series.size() >= options_.max_span_names) {
+      overflow += a.count;
+      name = kOverflowName;
+    }
+    Series &s = series[name];
+    std::vector<uint64_t> slots(a.slots.begin(), a.slots.begin() + kLog2BucketsShown);
+    const auto buckets = core::log2_to_cumulative(slots);
+    if (s.log2.empty()) {
+      s.log2 = buckets;
+    } else {
+      for (size_t i = 0; i < buckets.size(); i++) {
+        s.log2[i].count += buckets[i].count;
+      }
+    }
+    s.count += a.count;
+    s.sum_ns += a.sum_ns;
+    if (a.with_costs != 0) {
+      s.has_costs = true;
+      s.costs.cpu_ns += a.cost_sums.cpu_ns;
+      s.costs.runq_ns += a.cost_sums.runq_ns;
+      s.costs.io_wait_ns += a.cost_sums.io_wait_ns;
+      s.costs.sleep_ns += a.cost_sums.sleep_ns;
+      s.costs.read_bytes += a.cost_sums.read_bytes;
+      s.costs.write_bytes += a.cost_sums.write_bytes;
+      s.costs.net_tx_bytes += a.cost_sums.net_tx_bytes;
+      s.costs.net_rx_bytes += a.cost_sums.net_rx_bytes;
+    }
+    spans += a.count;
+    incomplete += a.incomplete;
+  }
+  std::lock_guard lock(mu_);
+  series_ = std::move(series);
+  spans_ = spans;
+  incomplete_ = incomplete;
+  overflow_ = overflow;
+}
+
 void PrometheusSink::set_health(const Health &health) {
   std::lock_guard lock(mu_);
   health_ = health;
@@ -332,8 +376,15 @@ void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) co
     size_t i = 0;
     for (const auto &[name, s] : series_) {
       const std::string &l = labels[i++].second;
+      for (const auto &b : s.log2) { // --mode stats
+        w.line("kernspan_span_duration_seconds_bucket{", l, ",le=\"",
+               format_double(seconds(b.upper_le), om), "\"} ", u64(b.count));
+      }
+      if (!s.log2.empty()) {
+        w.line("kernspan_span_duration_seconds_bucket{", l, ",le=\"+Inf\"} ", u64(s.count));
+      }
       uint64_t cumulative = 0;
-      for (size_t b = 0; b < kBuckets; b++) {
+      for (size_t b = 0; b < kBuckets && s.log2.empty(); b++) {
         cumulative += s.buckets[b];
         std::string exemplar;
         if (om && s.buckets[b] != 0) {

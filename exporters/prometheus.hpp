@@ -92,6 +92,12 @@ public:
   void on_span(const core::Span &span) override;
   // Replace the health snapshot (called on the collector's tick and at exit).
   void set_health(const Health &health);
+  // --mode stats: replace the span series with the kernel's aggregates
+  // (cumulative since attach). Their duration histograms use the log2
+  // slots as buckets (le = 2^(i+1) - 1 ns, slots 0..kLog2BucketsShown-1,
+  // then +Inf), and have no exemplars.
+  void set_aggregates(const std::vector<core::SpanAggregate> &aggregates);
+  static constexpr size_t kLog2BucketsShown = 40; // up to 2^40 ns, ~18 min
 
   // The whole exposition, safe to call from any thread.
   [[nodiscard]] std::string render(ExpositionFormat format) const;
@@ -110,7 +116,8 @@ private:
     uint64_t count = 0;
     uint64_t sum_ns = 0;
     bool has_costs = false;
-    core::Costs costs; // field-wise sums over spans with costs
+    core::Costs costs;                  // field-wise sums over spans with costs
+    std::vector<core::Log2Bucket> log2; // set_aggregates: cumulative, instead of buckets
   };
 
   void render_locked(std::string &out, ExpositionFormat format) const;

@@ -33,13 +33,12 @@ std::vector<const core::NameStats *> pick_rows(const core::SpanStats &stats, siz
 }
 
 Row make_row(const core::NameStats &s, bool costs) {
-  const auto &h = s.duration;
   Row row{printable(s.name),
           std::to_string(s.count),
-          format_duration(h.quantile(0.50)),
-          format_duration(h.quantile(0.90)),
-          format_duration(h.quantile(0.99)),
-          format_duration(h.max()),
+          format_duration(s.quantile(0.50)),
+          format_duration(s.quantile(0.90)),
+          format_duration(s.quantile(0.99)),
+          format_duration(s.max_ns()),
           std::to_string(s.incomplete)};
   if (!costs) {
     return row;

@@ -9,6 +9,7 @@
 
 #include "maps.bpf.h"
 #include "costs.bpf.h"
+#include "modes.bpf.h"
 
 /* For async pairs, which may run on a thread without storage; frames on a
  * thread's stack take ids from its generator (ks_next_id). */
@@ -42,12 +43,14 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
 		f->trace_id_hi = ks_next_id(t);
 		f->trace_id_lo = ks_next_id(t);
 		f->parent_span_id = 0;
+		f->flags |= ks_sample_root(f->trace_id_lo, 0);
 	} else {
 		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
 
 		f->trace_id_hi = up->trace_id_hi;
 		f->trace_id_lo = up->trace_id_lo;
 		f->parent_span_id = up->span_id;
+		f->flags |= ks_sample_inherit(up->flags);
 	}
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();

@@ -3,6 +3,7 @@
 
 #include "cli/pairs.hpp"
 #include "collect/collector.hpp"
+#include "core/modes.hpp"
 #include "core/stats.hpp"
 #include "exporters/console.hpp"
 #include "exporters/summary.hpp"
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace kernspan::cli {
@@ -110,7 +112,101 @@ std::string describe(const std::vector<pid_t> &pids) {
   return s;
 }
 
+uint64_t count_of(const core::DropCounts &c, const std::string &place) {
+  for (const auto &[name, n] : c.places) {
+    if (name == place) {
+      return n;
+    }
+  }
+  return 0;
+}
+
+// What the modes left out, after the summary: not losses, so not in drops.
+void print_mode_lines(const collect::Plan &plan, const PipelineOptions &o,
+                      const core::SpanStats &stats, const core::DropCounts &counts,
+                      uint64_t rate_limited) {
+  const uint64_t sampled = count_of(counts, "sampled_out");
+  const uint64_t filtered = count_of(counts, "filtered");
+  if (plan.mode == collect::Mode::kSample) {
+    const uint64_t seen = sampled + stats.total_spans() + filtered;
+    std::printf("sampled out: %llu of %llu spans (--sample-rate %g, whole traces)\n",
+                static_cast<unsigned long long>(sampled), static_cast<unsigned long long>(seen),
+                plan.sample_rate);
+  }
+  if (plan.min_duration_ns != 0) {
+    std::printf("filtered: %llu spans shorter than %s (--min-duration)\n",
+                static_cast<unsigned long long>(filtered),
+                exporters::format_duration(plan.min_duration_ns).c_str());
+  }
+  if (o.max_spans_per_second != 0) {
+    std::printf("rate limited: %llu of %llu spans not sent to the sinks "
+                "(--max-spans-per-second %llu)\n",
+                static_cast<unsigned long long>(rate_limited),
+                static_cast<unsigned long long>(stats.total_spans()),
+                static_cast<unsigned long long>(o.max_spans_per_second));
+  }
+}
+
 } // namespace
+
+void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
+  using collect::Mode;
+  if (o.mode == "trace") {
+    plan.mode = Mode::kTrace;
+  } else if (o.mode == "sample") {
+    plan.mode = Mode::kSample;
+  } else if (o.mode == "stats") {
+    plan.mode = Mode::kStats;
+  } else {
+    throw probe::ProbeError("unknown --mode '" + o.mode + "': use trace, sample or stats");
+  }
+  if (plan.mode == Mode::kSample) {
+    if (o.sample_rate == 0) {
+      throw probe::ProbeError("--mode sample needs --sample-rate R (0 < R <= 1), e.g. 0.1");
+    }
+    if (!(o.sample_rate > 0 && o.sample_rate <= 1)) {
+      throw probe::ProbeError("--sample-rate must be in (0, 1], e.g. 0.1");
+    }
+    plan.sample_rate = o.sample_rate;
+  } else if (o.sample_rate != 0) {
+    throw probe::ProbeError("--sample-rate needs --mode sample");
+  }
+  if (!o.min_duration.empty()) {
+    const auto ns = core::parse_duration_ns(o.min_duration);
+    if (!ns) {
+      throw probe::ProbeError("invalid --min-duration '" + o.min_duration +
+                              "': use e.g. 500us, 2ms, 1.5s or plain nanoseconds");
+    }
+    plan.min_duration_ns = *ns;
+  }
+  if (plan.mode != Mode::kStats) {
+    return;
+  }
+  // Stats mode sends no spans: sinks that need them are errors, not
+  // silently empty.
+  const auto refuse = [](const std::string &what) {
+    throw probe::ProbeError(what + " needs span records, which --mode stats does not produce (use "
+                                   "--mode trace or sample; --prometheus works with stats)");
+  };
+  if (!o.sinks.output.empty()) {
+    refuse("-o");
+  }
+  if (!o.sinks.otlp.empty()) {
+    refuse("--otlp");
+  }
+  if (!o.sinks.zipkin.empty()) {
+    refuse("--zipkin");
+  }
+  if (o.max_spans_per_second != 0) {
+    refuse("--max-spans-per-second");
+  }
+  for (const auto &p : plan.pairs) {
+    if (p.name.index >= 0) {
+      throw probe::ProbeError("--span name=argN names each span at run time; --mode stats keys "
+                              "spans by pair: give a literal name= (or none) instead");
+    }
+  }
+}
 
 collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects) {
   collect::Plan plan;
@@ -124,12 +220,17 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   for (const pid_t pid : o.pids) {
     plan_process(o, plan, pid, objects);
   }
+  apply_mode_options(o, plan);
   return plan;
 }
 
 int run_pipeline(const PipelineOptions &o, const Globals &g) {
   const auto t0 = std::chrono::steady_clock::now();
   validate_sink_options(o.sinks);
+  {
+    collect::Plan check; // mode flags fail before anything else is done
+    apply_mode_options(o, check);
+  }
   for (const pid_t pid : o.pids) {
     require_process(pid);
   }
@@ -140,11 +241,14 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
   size_t objects = 0;
   const collect::Plan plan = make_span_plan(o, g, &objects);
 
+  const bool stats_mode = plan.mode == collect::Mode::kStats;
   std::vector<std::unique_ptr<exporters::Sink>> sinks;
-  if (o.console) {
+  if (o.console && !stats_mode) {
     sinks.push_back(std::make_unique<exporters::ConsoleSink>(stdout));
   }
-  SinkSet sink_set = make_sinks(o.sinks, o.pids, sinks);
+  SinkOptions sink_options = o.sinks;
+  sink_options.spans = !stats_mode;
+  SinkSet sink_set = make_sinks(sink_options, o.pids, sinks);
 
   auto collector = collect::Collector::start(plan);
   collect::SignalStopper stopper(*collector);
@@ -157,9 +261,20 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
                collector->variant().c_str());
 
   core::SpanStats stats;
+  // --max-spans-per-second: the summary counts every span, the sinks get
+  // at most N a second (of span end time).
+  std::optional<core::TokenBucket> limit;
+  if (o.max_spans_per_second != 0) {
+    limit.emplace(o.max_spans_per_second);
+  }
+  uint64_t rate_limited = 0;
   const auto why = collector->run(
       [&](core::Span &&s) {
         stats.add(s);
+        if (limit && !limit->take(s.end_unix_nano)) {
+          rate_limited++;
+          return;
+        }
         for (auto &sink : sinks) {
           sink->on_span(s);
         }
@@ -168,13 +283,24 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
         for (auto &sink : sinks) {
           sink->flush();
         }
+        if (stats_mode) {
+          sink_set.update_aggregates(collector->span_aggregates());
+        }
         sink_set.update_health(*collector);
       });
   close_all(sinks);
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
+  if (stats_mode) {
+    const auto aggregates = collector->span_aggregates(); // all of them: detached
+    for (const auto &a : aggregates) {
+      stats.add(a);
+    }
+    sink_set.update_aggregates(aggregates);
+  }
   sink_set.update_health(*collector);
   exporters::print_summary(stdout, stats, sink_set.all_drops(collector->drops()), {});
+  print_mode_lines(plan, o, stats, collector->mode_counts(), rate_limited);
   const auto counts = collector->usdt_counts();
   if (!counts.empty()) {
     std::string line = "usdt hits:";

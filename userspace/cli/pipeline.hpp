@@ -26,7 +26,17 @@ struct PipelineOptions {
   FunctionOptions functions;      // --uprobe (issue 4)
   std::vector<std::string> spans; // --span (issue 4)
   std::vector<std::string> usdts; // --usdt (issue 4)
+  // Modes (issue 4): --mode, --sample-rate, --min-duration,
+  // --max-spans-per-second (0: no limit).
+  std::string mode = "trace";
+  double sample_rate = 0; // 0: not given
+  std::string min_duration;
+  uint64_t max_spans_per_second = 0;
 };
+
+// Checks the mode flags against each other and against the sinks; throws
+// probe::ProbeError with a one-line message. Fills plan's mode fields.
+void apply_mode_options(const PipelineOptions &o, collect::Plan &plan);
 
 // Plan the span probes of every PID (their executables and mapped shared
 // objects) plus the requested functions and USDT pairs; throws ProbeError

@@ -178,7 +178,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     std::fprintf(stderr, "kernspan: serving metrics on %s\n", set.server_->url().c_str());
   }
   std::string source;
-  const std::string otlp_url = otlp_traces_url(o.otlp, &source);
+  const std::string otlp_url = o.spans ? otlp_traces_url(o.otlp, &source) : "";
   if (!otlp_url.empty()) {
     exporters::OtlpOptions opt;
     opt.endpoint = exporters::parse_http_endpoint(otlp_url, "/v1/traces");
@@ -223,6 +223,12 @@ core::DropCounts SinkSet::all_drops(const core::DropCounts &collector_drops) con
     }
   }
   return all;
+}
+
+void SinkSet::update_aggregates(const std::vector<core::SpanAggregate> &aggregates) {
+  if (prometheus_ != nullptr) {
+    prometheus_->set_aggregates(aggregates);
+  }
 }
 
 void SinkSet::update_health(const collect::Collector &collector) {

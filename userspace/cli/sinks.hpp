@@ -33,6 +33,9 @@ struct SinkOptions {
   // How long the final flush of --otlp and --zipkin may take at exit;
   // what is not sent by then is dropped and counted (<sink>_shutdown).
   double export_timeout_s = 1.0;
+  // false in --mode stats (no span records): the OTEL_* variables then set
+  // up no OTLP sink (the flags are refused before this).
+  bool spans = true;
 };
 
 // The OTLP traces URL: --otlp (with /v1/traces unless it has a path), else
@@ -51,6 +54,9 @@ public:
   // drops) and of the targets' resource use (/proc). A no-op without
   // --prometheus.
   void update_health(const collect::Collector &collector);
+  // --mode stats: hand the kernel's aggregates to /metrics. A no-op
+  // without --prometheus.
+  void update_aggregates(const std::vector<core::SpanAggregate> &aggregates);
   // collector_drops plus every sink's drops, for the summary.
   [[nodiscard]] core::DropCounts all_drops(const core::DropCounts &collector_drops) const;
 

@@ -52,6 +52,27 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("--raw-entry", opts->functions.raw_entry,
                 "probe each function's first instruction even when it is an endbr64 (slower: "
                 "the kernel single-steps it; for benchmarks)");
+  cmd->add_option("--mode", opts->mode,
+                  "trace: every span (default); sample: keep whole traces at --sample-rate, "
+                  "decided in the kernel where each trace begins; stats: no span records, "
+                  "per-name latency histograms and cost sums kept in the kernel (for the "
+                  "summary and --prometheus; -o, --otlp and --zipkin need records)")
+      ->check(CLI::IsMember({"trace", "sample", "stats"}))
+      ->capture_default_str();
+  cmd->add_option("--sample-rate", opts->sample_rate,
+                  "with --mode sample: fraction of traces kept, 0 < R <= 1. A trace joining a "
+                  "remote parent is dropped when its traceparent says not sampled, else kept "
+                  "by the same test on its trace id")
+      ->type_name("R");
+  cmd->add_option("--min-duration", opts->min_duration,
+                  "complete spans shorter than D are not sent (filtered in the kernel, counted); "
+                  "D as 500us, 2ms, 1.5s or plain nanoseconds")
+      ->type_name("D");
+  cmd->add_option("--max-spans-per-second", opts->max_spans_per_second,
+                  "send at most N spans a second (of span end time, bursts up to N) to the "
+                  "console and the sinks; the rest are counted, and still in the summary")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}))
+      ->type_name("N");
   return [opts, pid, quiet](const Globals &g) {
     opts->pids = {*pid};
     opts->console = !*quiet;

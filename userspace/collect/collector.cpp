@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
@@ -76,8 +77,8 @@ const char *const kDropNames[KS_DROP_MAX] = {
     "bad_traceparent", "no_task_storage",
     "incomplete_span", "reserved",
     "fn_return_lost",  "async_span_full",
-    "reserved",        "reserved",
-    "reserved",        "reserved",
+    "sampled_out",     "filtered",
+    "stats_full",      "reserved",
     "reserved",        "retransmit_unattributed",
 };
 
@@ -470,6 +471,7 @@ struct Collector::Impl {
       dst.hi = r.hi;
     }
     skel->rodata->targ_nranges = nranges;
+    configure_mode();
     int err = bpf_map__set_max_entries(skel->maps.events, plan.ringbuf_bytes);
     if (err != 0) {
       throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
@@ -566,6 +568,36 @@ struct Collector::Impl {
     }
     variant = use_tp_btf ? "tp_btf" : "raw_tp";
     return true;
+  }
+
+  // Rodata and the stats map's size for Plan::mode, before load.
+  void configure_mode() {
+    switch (plan.mode) {
+    case Mode::kTrace:
+      skel->rodata->targ_mode = KS_MODE_TRACE;
+      break;
+    case Mode::kSample:
+      skel->rodata->targ_mode = KS_MODE_SAMPLE;
+      break;
+    case Mode::kStats:
+      skel->rodata->targ_mode = KS_MODE_STATS;
+      break;
+    }
+    if (plan.mode == Mode::kSample) {
+      if (!(plan.sample_rate > 0 && plan.sample_rate <= 1)) {
+        throw CollectError("the sample rate must be in (0, 1]");
+      }
+      // Kept: trace ids whose low 56 bits are below rate * 2^56 (exact
+      // for 1: every id).
+      skel->rodata->targ_sample_below =
+          static_cast<__u64>(std::ldexp(plan.sample_rate, KS_SAMPLE_BITS));
+    }
+    skel->rodata->targ_min_duration_ns = plan.min_duration_ns;
+    const uint32_t entries =
+        plan.mode == Mode::kStats ? std::max<uint32_t>(plan.stats_entries, 1) : 1;
+    if (int err = bpf_map__set_max_entries(skel->maps.span_stats, entries); err != 0) {
+      throw CollectError("cannot size the span statistics map: " + errstr(err));
+    }
   }
 
   void load() {
@@ -945,24 +977,104 @@ std::vector<core::ThreadCosts> Collector::threads() {
   return out;
 }
 
-core::DropCounts Collector::drops() const {
-  core::DropCounts out;
+namespace {
+
+// A slot of the per-CPU `drops` array, summed over the CPUs.
+uint64_t drop_slot(const ks_kernspan *skel, uint32_t slot) {
   const int ncpu = libbpf_num_possible_cpus();
   std::vector<uint64_t> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  uint64_t sum = 0;
+  if (bpf_map__lookup_elem(skel->maps.drops, &slot, sizeof(slot), vals.data(),
+                           vals.size() * sizeof(uint64_t), 0) == 0) {
+    for (auto v : vals) {
+      sum += v;
+    }
+  }
+  return sum;
+}
+
+bool is_choice(uint32_t slot) {
+  return slot == KS_DROP_SAMPLED_OUT || slot == KS_DROP_FILTERED;
+}
+
+} // namespace
+
+core::DropCounts Collector::drops() const {
+  core::DropCounts out;
   for (uint32_t slot = 0; slot < KS_DROP_MAX; slot++) {
-    if (std::strcmp(kDropNames[slot], "reserved") == 0) {
+    if (std::strcmp(kDropNames[slot], "reserved") == 0 || is_choice(slot)) {
       continue;
     }
-    uint64_t sum = 0;
-    if (bpf_map__lookup_elem(impl_->skel->maps.drops, &slot, sizeof(slot), vals.data(),
-                             vals.size() * sizeof(uint64_t), 0) == 0) {
-      for (auto v : vals) {
-        sum += v;
-      }
+    if (slot == KS_DROP_STATS_FULL && impl_->plan.mode != Mode::kStats) {
+      continue;
     }
-    out.add(kDropNames[slot], sum);
+    out.add(kDropNames[slot], drop_slot(impl_->skel, slot));
   }
   out.add("decode_error", impl_->decode_errors);
+  return out;
+}
+
+core::DropCounts Collector::mode_counts() const {
+  core::DropCounts out;
+  out.add(kDropNames[KS_DROP_SAMPLED_OUT], drop_slot(impl_->skel, KS_DROP_SAMPLED_OUT));
+  out.add(kDropNames[KS_DROP_FILTERED], drop_slot(impl_->skel, KS_DROP_FILTERED));
+  return out;
+}
+
+std::vector<core::SpanAggregate> Collector::span_aggregates() const {
+  const Impl &m = *impl_;
+  if (m.plan.mode != Mode::kStats || m.skel == nullptr) {
+    return {};
+  }
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<ks_stat_val> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  std::map<std::string, core::SpanAggregate> by_name;
+  ks_stat_key key{};
+  ks_stat_key next{};
+  const bpf_map *map = m.skel->maps.span_stats;
+  const ks_stat_key *prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map__lookup_elem(map, &key, sizeof(key), vals.data(), vals.size() * sizeof(ks_stat_val),
+                             0) != 0) {
+      continue; // removed meanwhile (never, today)
+    }
+    core::SpanAggregate a;
+    for (const ks_stat_val &v : vals) {
+      if (a.name.empty() && v.name[0] != 0) {
+        a.name.assign(v.name, strnlen(v.name, sizeof(v.name)));
+      }
+      core::SpanAggregate one;
+      one.count = v.count;
+      one.incomplete = v.incomplete;
+      one.sum_ns = v.sum_ns;
+      one.max_ns = v.max_ns;
+      std::copy(std::begin(v.hist), std::end(v.hist), one.slots.begin());
+      one.with_costs = v.with_costs;
+      one.cost_sums = decode_costs(v.costs);
+      a.merge(one);
+    }
+    if (is_fn_tag(key.span)) {
+      a.name = m.function_name(fn_probe_id(key.span));
+    } else if ((key.span & KS_PAIR_TAG) != 0) {
+      const uint64_t pair = key.span & ~KS_PAIR_TAG;
+      a.name = pair < m.plan.pairs.size() ? m.plan.pairs[pair].literal_name : "<unknown pair>";
+    } else if (a.name.empty()) {
+      auto it = m.names.find(key.span ^ (static_cast<uint64_t>(key.tgid) << 48));
+      a.name = it != m.names.end() ? it->second : "<unknown>";
+    }
+    auto [it, fresh] = by_name.try_emplace(a.name);
+    if (fresh) {
+      it->second.name = a.name;
+    }
+    it->second.merge(a);
+  }
+  std::vector<core::SpanAggregate> out;
+  out.reserve(by_name.size());
+  for (auto &[name, a] : by_name) {
+    out.push_back(std::move(a));
+  }
   return out;
 }
 

@@ -60,6 +60,13 @@ public:
 
   // Every place that can drop, with its count so far (never silent).
   [[nodiscard]] core::DropCounts drops() const;
+  // Spans not sent by choice (Plan::mode, min_duration_ns), not losses:
+  // "sampled_out" and "filtered".
+  [[nodiscard]] core::DropCounts mode_counts() const;
+  // Plan::Mode::kStats: the kernel's aggregates so far, one per span name
+  // (identities of the same name, such as one literal at two addresses or
+  // several processes, merged). Empty in other modes.
+  [[nodiscard]] std::vector<core::SpanAggregate> span_aggregates() const;
   [[nodiscard]] uint64_t records() const;
   [[nodiscard]] size_t attached() const;
   [[nodiscard]] double attach_ms() const;

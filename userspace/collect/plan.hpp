@@ -55,6 +55,10 @@ struct FunctionProbe {
   uint32_t nargs = 0;
 };
 
+// What the kernel sends (issue 4, "Three modes"): every span, whole traces
+// kept at sample_rate, or no records at all but per-span aggregates.
+enum class Mode { kTrace, kSample, kStats };
+
 struct Plan {
   std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
   std::vector<UsdtAttach> usdt;         // where to attach
@@ -73,6 +77,10 @@ struct Plan {
   bool verbose = false;      // libbpf debug output
   // bench/: load the scheduler programs only (cost programs or floor).
   bool bench_sched_only = false;
+  Mode mode = Mode::kTrace;
+  double sample_rate = 1.0;      // kSample: fraction of traces kept, (0, 1]
+  uint64_t min_duration_ns = 0;  // complete spans shorter than this are not sent
+  uint32_t stats_entries = 4096; // kStats: span identities (name x process) kept
   // Turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) while
   // the collector lives, so program_stats() has run time and run counts.
   // The kernel then times every BPF program on the machine (~20 ns a run),

@@ -11,6 +11,7 @@ namespace {
 
 constexpr unsigned kExactBits = 7; // log2(kExactLimit)
 constexpr unsigned kSubBits = 6;   // log2(kSubBuckets)
+__extension__ using U128 = unsigned __int128;
 
 } // namespace
 
@@ -113,6 +114,38 @@ uint64_t log2_slot_upper_le(unsigned slot) {
     return UINT64_MAX;
   }
   return (uint64_t{2} << slot) - 1;
+}
+
+uint64_t log2_quantile(std::span<const uint64_t> slots, double q, uint64_t max) {
+  const size_t n = std::min(slots.size(), kLog2Slots);
+  uint64_t count = 0;
+  size_t last = 0;
+  for (size_t i = 0; i < n; ++i) {
+    count += slots[i];
+    last = slots[i] != 0 ? i : last;
+  }
+  if (count == 0) {
+    return 0;
+  }
+  if (!(q > 0.0)) { // also NaN
+    q = 0.0;
+  }
+  if (q >= 1.0) {
+    return max != 0 ? max : log2_slot_upper_le(static_cast<unsigned>(last));
+  }
+  auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count) - 1e-9));
+  rank = std::clamp<uint64_t>(rank, 1, count);
+  uint64_t below = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (below + slots[i] >= rank) {
+      const uint64_t lo = i == 0 ? 0 : uint64_t{1} << i;
+      const uint64_t hi = log2_slot_upper_le(static_cast<unsigned>(i));
+      const uint64_t v = lo + static_cast<uint64_t>(U128{hi - lo} * (rank - below) / slots[i]);
+      return max != 0 ? std::min(v, max) : v;
+    }
+    below += slots[i];
+  }
+  return max;
 }
 
 std::vector<Log2Bucket> log2_to_cumulative(std::span<const uint64_t> slots) {

@@ -77,6 +77,20 @@ struct Log2Bucket {
   bool operator==(const Log2Bucket &) const = default;
 };
 
+// Quantile q (clamped to [0, 1]) of a log2 histogram, given per-slot counts
+// (at most kLog2Slots read) and the exact max when known:
+//   - no values: 0; q == 1: max (or the last non-empty slot's upper bound
+//     when max is 0, i.e. unknown);
+//   - otherwise rank = max(1, ceil(q * count)) (nearest rank, q * count taken
+//     within 1e-9), the slot is the first whose cumulative count reaches
+//     rank, and the value is interpolated linearly inside that slot's range
+//     [lo, hi] (lo = 2^i, 0 for slot 0; hi = 2^(i+1) - 1) by the rank's place
+//     among the slot's n values: lo + (hi - lo) * (rank - below) / n,
+//     rounded down, then clamped to max when max is known.
+// Example: slots {10: 4} (four values in [1024, 2047]): p25 = 1279
+// (1024 + 1023 * 1 / 4), p50 = 1535, p100 = max.
+uint64_t log2_quantile(std::span<const uint64_t> slots, double q, uint64_t max = 0);
+
 // Per-slot counts to cumulative `le` buckets, one per slot given (so the
 // set of buckets is stable between scrapes). The +Inf bucket equals the last
 // count and is left to the renderer. At most kLog2Slots slots are read.

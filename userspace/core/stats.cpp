@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/stats.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace kernspan::core {
@@ -18,6 +19,45 @@ void add_costs(Costs &sum, const Costs &c) {
 }
 
 } // namespace
+
+void SpanAggregate::merge(const SpanAggregate &o) {
+  count += o.count;
+  incomplete += o.incomplete;
+  sum_ns += o.sum_ns;
+  max_ns = std::max(max_ns, o.max_ns);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    slots[i] += o.slots[i];
+  }
+  with_costs += o.with_costs;
+  add_costs(cost_sums, o.cost_sums);
+}
+
+uint64_t NameStats::quantile(double q) const {
+  if (duration.count() != 0 || kernel.count == 0) {
+    return duration.quantile(q);
+  }
+  return log2_quantile(kernel.slots, q, kernel.max_ns);
+}
+
+uint64_t NameStats::max_ns() const {
+  return std::max(duration.max(), kernel.max_ns);
+}
+
+void SpanStats::add(const SpanAggregate &agg) {
+  auto [it, inserted] = by_name_.try_emplace(agg.name);
+  NameStats &s = it->second;
+  if (inserted) {
+    s.name = agg.name;
+  }
+  s.kernel.merge(agg);
+  s.count += agg.count;
+  total_ += agg.count;
+  s.incomplete += agg.incomplete;
+  incomplete_ += agg.incomplete;
+  s.with_costs += agg.with_costs;
+  with_costs_ += agg.with_costs;
+  add_costs(s.cost_sums, agg.cost_sums);
+}
 
 double NameStats::mean_cost(uint64_t Costs::*field) const {
   if (with_costs == 0) {

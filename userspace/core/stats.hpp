@@ -3,6 +3,7 @@
 // the summary and /metrics show.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -14,16 +15,37 @@
 
 namespace kernspan::core {
 
+// One span name's aggregate as kept in the kernel (--mode stats): a log2
+// histogram of durations (kLog2Slots slots, see log2_slot), sums and max.
+struct SpanAggregate {
+  std::string name;
+  uint64_t count = 0;
+  uint64_t incomplete = 0;
+  uint64_t sum_ns = 0;
+  uint64_t max_ns = 0;
+  std::array<uint64_t, kLog2Slots> slots{};
+  uint64_t with_costs = 0; // spans whose costs are in cost_sums
+  Costs cost_sums;
+
+  // Adds o's counts and sums; max of the maxima. The name is kept.
+  void merge(const SpanAggregate &o);
+};
+
 struct NameStats {
   std::string name;
   uint64_t count = 0;
   uint64_t incomplete = 0;
-  LatencyHistogram duration; // span.duration_ns() of every span
+  LatencyHistogram duration; // span.duration_ns() of every span seen as a record
+  SpanAggregate kernel;      // spans aggregated in the kernel (--mode stats)
   uint64_t with_costs = 0;   // spans that had has_costs
   Costs cost_sums;           // field-wise sum over those spans
 
   // cost_sums field / with_costs, or 0 when no span had costs.
   [[nodiscard]] double mean_cost(uint64_t Costs::*field) const;
+  // Duration quantile and max: from the records when there were any, else
+  // from the kernel's log2 histogram (log2_quantile).
+  [[nodiscard]] uint64_t quantile(double q) const;
+  [[nodiscard]] uint64_t max_ns() const;
 };
 
 // Every span is its own entry: a parent's duration and costs include its
@@ -31,6 +53,8 @@ struct NameStats {
 class SpanStats {
 public:
   void add(const Span &span);
+  // Adds a kernel aggregate (--mode stats) under its name.
+  void add(const SpanAggregate &agg);
 
   // Entries ordered by name (stable across runs).
   [[nodiscard]] const std::map<std::string, NameStats> &by_name() const { return by_name_; }
