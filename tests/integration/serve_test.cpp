@@ -168,5 +168,38 @@ TEST(Serve, ConfigProbesTraceFunctionsWithExactCounts) {
   EXPECT_NE(slurp(ks.out_path).find("app_add"), std::string::npos) << "summary printed";
 }
 
+// mode: stats from the configuration: counts kept in the kernel, exact.
+TEST(Serve, ConfigStatsModeCountsExactly) {
+  KS_REQUIRE_ROOT();
+  const std::string report = temp_path("serve-stats-report.json");
+  Proc prog = spawn({UPROBES_BIN, "--report", report, "--calls", "300"});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000)) << slurp(prog.err_path);
+  const std::string config = temp_path("serve-stats.yaml");
+  std::ofstream(config) << "targets:\n  - pid: " << prog.pid
+                        << "\nmode: stats\n"
+                           "probes:\n"
+                           "  uprobe: ['testprog_uprobes:app_add', 'libksfn:fnlib_square']\n"
+                           "sinks:\n  prometheus: '127.0.0.1:0'\n";
+  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 20000)) << slurp(ks.err_path);
+  kill(prog.pid, SIGUSR1);
+  ASSERT_EQ(wait_exit(prog, 60000), 0);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  // stats mode sends no span records: the counts come from kernel maps
+  EXPECT_NE(slurp(ks.err_path).find("after 0 records"), std::string::npos) << slurp(ks.err_path);
+  const std::string summary = slurp(ks.out_path);
+  for (const std::string name : {"app_add", "fnlib_square"}) {
+    const auto pos = summary.find("\n" + name + " ");
+    ASSERT_NE(pos, std::string::npos) << summary;
+    const std::string line = summary.substr(pos + 1, summary.find('\n', pos + 1) - pos - 1);
+    std::istringstream fields(line);
+    std::string n;
+    size_t count = 0;
+    fields >> n >> count;
+    EXPECT_EQ(count, 300u) << line;
+  }
+}
+
 } // namespace
 } // namespace kernspan::itest
+

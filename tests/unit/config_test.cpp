@@ -151,6 +151,33 @@ TEST(Config, BadProbesAndTimeoutsAreOneLineErrors) {
             "k.yaml: line 3: probes must be a mapping of key: value");
 }
 
+TEST(Config, ModesAreParsedAndChecked) {
+  const auto c = parse_config("targets: [{pid: 7}]\nmode: sample\nsample_rate: 0.25\n"
+                              "min_duration: 2ms\nmax_spans_per_second: 500\n"
+                              "sinks: {prometheus: '9464'}\n",
+                              "m.yaml");
+  EXPECT_EQ(c.mode, "sample");
+  EXPECT_DOUBLE_EQ(c.sample_rate, 0.25);
+  EXPECT_EQ(c.min_duration, "2ms");
+  EXPECT_EQ(c.max_spans_per_second, 500u);
+  const std::string sinks = "sinks: {prometheus: '9464'}\n";
+  const std::string head = "targets: [{pid: 7}]\n";
+  for (const auto &[bad, want] : std::vector<std::pair<std::string, std::string>>{
+           {"mode: fast\n", "m.yaml: line 2: mode must be trace, sample or stats"},
+           {"sample_rate: 0\n", "m.yaml: line 2: sample_rate must be above 0 and at most 1"},
+           {"sample_rate: 2\n", "m.yaml: line 2: sample_rate must be between 0 and 1"},
+           {"min_duration: soon\n", "m.yaml: line 2: min_duration 'soon' is not a duration (e.g. "
+                                     "500us, 2ms, 1s or plain ns)"},
+       }) {
+    try {
+      (void)parse_config(head + bad + sinks, "m.yaml");
+      ADD_FAILURE() << "accepted: " << bad;
+    } catch (const ConfigError &e) {
+      EXPECT_EQ(std::string(e.what()), want);
+    }
+  }
+}
+
 TEST(Config, TomlIsRefusedClearly) {
   try {
     load_config("/nonexistent-dir/kernspan.TOML");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/config.hpp"
 
+#include "core/modes.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -195,6 +197,33 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
               }},
              {"targets", [&](yaml_node_t *v) { targets = v; }},
              {"probes", [&](yaml_node_t *v) { probes = v; }},
+             {"mode",
+              [&](yaml_node_t *v) {
+                c.mode = d.string(v, "mode");
+                if (c.mode != "trace" && c.mode != "sample" && c.mode != "stats") {
+                  d.fail(v, "mode must be trace, sample or stats");
+                }
+              }},
+             {"sample_rate",
+              [&](yaml_node_t *v) {
+                c.sample_rate = d.number(v, "sample_rate", 0, 1);
+                if (c.sample_rate <= 0) {
+                  d.fail(v, "sample_rate must be above 0 and at most 1");
+                }
+              }},
+             {"min_duration",
+              [&](yaml_node_t *v) {
+                c.min_duration = d.string(v, "min_duration");
+                if (!core::parse_duration_ns(c.min_duration)) {
+                  d.fail(v, "min_duration '" + c.min_duration +
+                                "' is not a duration (e.g. 500us, 2ms, 1s or plain ns)");
+                }
+              }},
+             {"max_spans_per_second",
+              [&](yaml_node_t *v) {
+                c.max_spans_per_second =
+                    d.integer(v, "max_spans_per_second", 1, 1'000'000'000);
+              }},
              {"sinks", [&](yaml_node_t *v) { sinks = v; }}});
   if (targets == nullptr) {
     d.fail(root, "no targets: add targets: [{pid: N}] or [{binary: PATH}]");

@@ -15,6 +15,10 @@
 //       - 'app:req_start..app:req_done,id=arg0'
 //     usdt: ['app:cache_miss']   # --usdt: count a probe's hits
 //     costs: true                # false: --no-costs
+//   mode: sample                 # optional: trace (default), sample or stats
+//   sample_rate: 0.1             # with mode: sample
+//   min_duration: 2ms            # optional, filtered in the kernel
+//   max_spans_per_second: 5000   # optional, in userspace
 //   sinks:                       # at least one
 //     prometheus: 127.0.0.1:9464
 //     max_span_names: 1000
@@ -56,6 +60,11 @@ struct ServeConfig {
   std::vector<std::string> spans;
   std::vector<std::string> usdts;
   bool costs = true;
+  // modes (the trace flags of the same names)
+  std::string mode = "trace";     // trace, sample or stats
+  double sample_rate = 0;         // 0: not given
+  std::string min_duration;       // "2ms"; "" : none
+  uint64_t max_spans_per_second = 0;
   // sinks
   std::string prometheus;
   size_t max_span_names = 1000;

@@ -33,6 +33,10 @@ PipelineOptions from_config(const ServeConfig &c) {
   o.spans = c.spans;
   o.usdts = c.usdts;
   o.no_costs = !c.costs;
+  o.mode = c.mode;
+  o.sample_rate = c.sample_rate;
+  o.min_duration = c.min_duration;
+  o.max_spans_per_second = c.max_spans_per_second;
   SinkOptions &s = o.sinks;
   s.service = c.service;
   s.prometheus = c.prometheus;
