@@ -202,4 +202,3 @@ TEST(Serve, ConfigStatsModeCountsExactly) {
 
 } // namespace
 } // namespace kernspan::itest
-

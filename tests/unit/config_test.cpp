@@ -167,7 +167,7 @@ TEST(Config, ModesAreParsedAndChecked) {
            {"sample_rate: 0\n", "m.yaml: line 2: sample_rate must be above 0 and at most 1"},
            {"sample_rate: 2\n", "m.yaml: line 2: sample_rate must be between 0 and 1"},
            {"min_duration: soon\n", "m.yaml: line 2: min_duration 'soon' is not a duration (e.g. "
-                                     "500us, 2ms, 1s or plain ns)"},
+                                    "500us, 2ms, 1s or plain ns)"},
        }) {
     try {
       (void)parse_config(head + bad + sinks, "m.yaml");

@@ -221,8 +221,7 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
               }},
              {"max_spans_per_second",
               [&](yaml_node_t *v) {
-                c.max_spans_per_second =
-                    d.integer(v, "max_spans_per_second", 1, 1'000'000'000);
+                c.max_spans_per_second = d.integer(v, "max_spans_per_second", 1, 1'000'000'000);
               }},
              {"sinks", [&](yaml_node_t *v) { sinks = v; }}});
   if (targets == nullptr) {

@@ -61,9 +61,9 @@ struct ServeConfig {
   std::vector<std::string> usdts;
   bool costs = true;
   // modes (the trace flags of the same names)
-  std::string mode = "trace";     // trace, sample or stats
-  double sample_rate = 0;         // 0: not given
-  std::string min_duration;       // "2ms"; "" : none
+  std::string mode = "trace"; // trace, sample or stats
+  double sample_rate = 0;     // 0: not given
+  std::string min_duration;   // "2ms"; "" : none
   uint64_t max_spans_per_second = 0;
   // sinks
   std::string prometheus;
