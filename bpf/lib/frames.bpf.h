@@ -91,7 +91,7 @@ static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_
 	r->flags = f->flags | extra;
 	r->name_ptr = f->name_ptr;
 	r->name[0] = 0;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
 		struct ks_costs end;
 

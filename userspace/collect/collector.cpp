@@ -368,6 +368,7 @@ struct Collector::Impl {
         self->decode_errors++;
         return 0;
       }
+      self->name_thread(*span);
       (*self->on_span)(std::move(*span));
       return 0;
     }
@@ -439,6 +440,7 @@ struct Collector::Impl {
       return;
     }
     fn->span.name = function_name(fn->probe_id);
+    name_thread(fn->span);
     const uint32_t asked =
         fn->probe_id < plan.functions.size() ? plan.functions[fn->probe_id].nargs : 0;
     if (asked > 0) {
