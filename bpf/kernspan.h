@@ -44,6 +44,9 @@
  * incomplete when an outer traced return passed them. */
 #define KS_DROP_FN_ABANDONED 8
 #define KS_DROP_ASYNC_FULL 9 /* async --span begins refused: async_spans full */
+/* Slot 14: a process to follow (fork child, exec of --binary) found the
+ * `targets` set full and is not traced. */
+#define KS_DROP_FOLLOW_FULL 14
 #define KS_DROP_MAX 16
 
 /* Common header of every record in the `events` ring buffer. */

@@ -13,6 +13,9 @@
 const volatile __u32 targ_tgid __weak = 0;	/* single target; 0: use `targets` */
 const volatile __u64 targ_rb_wakeup __weak = 0; /* force a wakeup past this fill */
 const volatile __u8 targ_costs __weak = 0;	/* cost programs are loaded */
+/* The target set grows at run time (follow.bpf.c): after targ_tgid, look in
+ * `targets`. */
+const volatile __u8 targ_dynamic __weak = 0;
 
 /* Set by userspace when it stops: every program returns at once, even while
  * the kernel is still unregistering its uprobes. */
@@ -98,13 +101,18 @@ struct {
 } threads SEC(".maps") __weak;
 
 /* Is this process one we watch? One compare for a single target, one
- * lookup for a set. */
+ * lookup for a set; a growing set (following forks) still answers the first
+ * target with the compare. */
 static __always_inline bool ks_is_target(__u32 tgid)
 {
 	if (ks_paused)
 		return false;
-	if (targ_tgid)
-		return tgid == targ_tgid;
+	if (targ_tgid) {
+		if (tgid == targ_tgid)
+			return true;
+		if (!targ_dynamic)
+			return false;
+	}
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

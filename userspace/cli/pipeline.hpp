@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <sys/types.h>
 #include <vector>
 
@@ -26,13 +27,20 @@ struct PipelineOptions {
   FunctionOptions functions;      // --uprobe (issue 4)
   std::vector<std::string> spans; // --span (issue 4)
   std::vector<std::string> usdts; // --usdt (issue 4)
+  bool follow_children = false;   // --follow-children
+  std::string binary;             // --binary: every process running it (pids: those at start)
 };
 
 // Plan the span probes of every PID (their executables and mapped shared
 // objects) plus the requested functions and USDT pairs; throws ProbeError
 // naming what was searched when a PID has nothing to attach.
 // *objects counts the objects with probes.
-collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects);
+// `waiting`: --uprobe specs set aside for a library not loaded yet (then a
+// process without probes of its own is no error). `searched` receives the
+// objects looked at, by process.
+collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects,
+                             bool waiting = false,
+                             std::vector<std::pair<pid_t, std::string>> *searched = nullptr);
 
 // Builds the sinks, starts the collector, runs until a signal, the
 // duration or the exit of every target, closes the sinks and prints the

@@ -41,6 +41,24 @@ struct FunctionProbe {
   uint32_t nargs = 0;
 };
 
+// Processes that join the trace while it runs. Any of these makes the
+// kernel's target set grow (bpf/follow.bpf.c); probes must then be attached
+// with pid -1 (every process mapping the object), the kernel filtering by tgid.
+struct Following {
+  bool children = false;     // forked children (and theirs) are traced too
+  bool keep_on_exec = false; // ...also after they exec another file
+  // --binary: a process exec'ing this file joins (device as the kernel
+  // numbers it: major << 20 | minor; 0 ino: no binary).
+  uint64_t exe_ino = 0;
+  uint32_t exe_dev = 0;
+  bool until_stopped = false; // the exit of every target does not end the trace
+  // Objects found later (dlopen, exec) may need any span program, or the
+  // function programs (--uprobe waiting for its library): load them.
+  bool load_span_programs = false;
+  bool load_function_programs = false;
+  [[nodiscard]] bool dynamic() const { return children || exe_ino != 0; }
+};
+
 struct Plan {
   std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
   std::vector<UsdtAttach> usdt;         // where to attach
@@ -61,6 +79,7 @@ struct Plan {
   // The kernel then times every BPF program on the machine (~20 ns a run),
   // so only when someone reads them (e.g. /metrics).
   bool bpf_stats = false;
+  Following follow; // processes joining while it runs (--follow-children, --binary)
 };
 
 } // namespace kernspan::collect
