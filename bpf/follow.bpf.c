@@ -76,7 +76,8 @@ int BPF_PROG(follow_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	bpf_map_delete_elem(&follow_parent, &tgid);
 	if (ks_paused || !targ_exe_ino)
 		return 0;
-	if (BPF_CORE_READ(ino, i_ino) == targ_exe_ino && BPF_CORE_READ(ino, i_sb, s_dev) == targ_exe_dev)
+	if (BPF_CORE_READ(ino, i_ino) == targ_exe_ino &&
+	    BPF_CORE_READ(ino, i_sb, s_dev) == targ_exe_dev)
 		ks_add_target(tgid);
 	else if (!targ_follow_exec)
 		bpf_map_delete_elem(&targets, &tgid); /* runs something else now */

@@ -220,8 +220,7 @@ TEST(Follow, DlopenedLibraryGetsItsSpanProbesAndTheWaitingUprobe) {
   ASSERT_TRUE(wait_for_text(prog, prog.out_path, "loaded", 10000)) << slurp(prog.err_path);
   // Attached on the collector's next rescan of the process's maps.
   ASSERT_TRUE(wait_for_text(k, k.err_path, "mapped later by PID", 10000)) << slurp(k.err_path);
-  EXPECT_NE(slurp(k.err_path).find("attached 2 span probe(s) and 1 function(s)"),
-            std::string::npos)
+  EXPECT_NE(slurp(k.err_path).find("attached 2 span probe(s) and 1 function(s)"), std::string::npos)
       << slurp(k.err_path);
   kill(prog.pid, SIGUSR2);
   ASSERT_EQ(wait_exit(prog, 30000), 0) << slurp(prog.err_path);

@@ -66,8 +66,10 @@ int main(int argc, char **argv) {
     } else if (std::strcmp(argv[i], "--no-wait") == 0) {
       wait = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--spans K] [--children N [--grandchild]] [--threads T] "
-                           "[--no-wait]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--spans K] [--children N [--grandchild]] [--threads T] "
+                   "[--no-wait]\n",
+                   argv[0]);
       return 2;
     }
   }

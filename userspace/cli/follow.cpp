@@ -8,6 +8,7 @@
 #include "probe/proc_stats.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -52,7 +53,7 @@ void map_readonly_pages(pid_t pid, const std::string &object) {
     for (uint64_t a = m.start; a < m.end && budget > 0;) {
       const uint64_t n = std::min<uint64_t>({m.end - a, buf.size(), budget});
       iovec local{buf.data(), n};
-      iovec remote{reinterpret_cast<void *>(a), n};
+      iovec remote{std::bit_cast<void *>(static_cast<uintptr_t>(a)), n};
       if (process_vm_readv(pid, &local, 1, &remote, 1, 0) <= 0) {
         break;
       }
@@ -77,6 +78,7 @@ std::vector<collect::UsdtAttach> span_probe_attaches(pid_t pid, const std::strin
     it->second = it->second && regs;
   }
   std::vector<collect::UsdtAttach> out;
+  out.reserve(names.size());
   for (const auto &[n, regs] : names) {
     out.push_back({pid, open_path, kProvider, n, regs, "", 0});
   }
@@ -278,8 +280,8 @@ void Follower::consider(collect::Collector &c, pid_t pid, const std::string &obj
   try {
     c.attach_more(more);
   } catch (const collect::CollectError &e) {
-    std::fprintf(stderr, "kernspan: cannot attach the probes of %s (PID %d): %s\n",
-                 object.c_str(), pid, e.what());
+    std::fprintf(stderr, "kernspan: cannot attach the probes of %s (PID %d): %s\n", object.c_str(),
+                 pid, e.what());
     return;
   }
   const size_t sites = more.uprobes.empty() ? 0 : more.uprobes[0].sites.size();

@@ -45,8 +45,7 @@ std::vector<probe::UprobeSpec> take_waiting_specs(PipelineOptions &o);
 // Plan for --binary when no process runs it yet: its own kernspan probes
 // and --uprobe specs on it, with pid -1. Throws ProbeError when there is
 // nothing to attach and nothing waiting.
-void plan_binary_file(const PipelineOptions &o, collect::Plan &plan, size_t *objects,
-                      bool waiting);
+void plan_binary_file(const PipelineOptions &o, collect::Plan &plan, size_t *objects, bool waiting);
 
 // Turn a plan made for o.pids into one that follows: probes attached with
 // pid -1 (the kernel filters by tgid), the kernel flags set.

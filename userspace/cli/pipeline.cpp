@@ -80,8 +80,7 @@ std::string describe(const PipelineOptions &o) {
 } // namespace
 
 collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects,
-                             bool waiting,
-                             std::vector<std::pair<pid_t, std::string>> *searched) {
+                             bool waiting, std::vector<std::pair<pid_t, std::string>> *searched) {
   collect::Plan plan;
   plan.tgids = o.pids;
   plan.duration_s = o.duration_s;

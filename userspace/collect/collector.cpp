@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -91,10 +92,9 @@ std::string read_target_string(uint32_t pid, uint64_t addr) {
   const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   while (out.size() < KS_NAME_LEN - 1) {
     std::array<char, KS_NAME_LEN> buf{};
-    const uint64_t want =
-        std::min<uint64_t>(KS_NAME_LEN - 1 - out.size(), page - (addr % page));
+    const uint64_t want = std::min<uint64_t>(KS_NAME_LEN - 1 - out.size(), page - (addr % page));
     iovec local{buf.data(), want};
-    iovec remote{reinterpret_cast<void *>(addr), want};
+    iovec remote{std::bit_cast<void *>(static_cast<uintptr_t>(addr)), want};
     if (process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0) !=
         static_cast<ssize_t>(want)) {
       return out.empty() ? "" : out;
@@ -221,8 +221,8 @@ struct Collector::Impl {
   std::string variant;
   int stop_fd = -1;
   int epoll_fd = -1;
-  std::vector<int> pidfds;       // one per target; -1 once it exited
-  std::vector<pid_t> pidfd_pids; // the process of each pidfd
+  std::vector<int> pidfds;               // one per target; -1 once it exited
+  std::vector<pid_t> pidfd_pids;         // the process of each pidfd
   std::unordered_map<pid_t, bool> known; // tgid -> alive, for the growing set
   uint64_t records = 0;
   uint64_t decode_errors = 0;
@@ -425,7 +425,12 @@ struct Collector::Impl {
       for (const auto &u : plan.usdt) {
         used = used || program_for(skel, u) == p;
       }
-      bpf_program__set_autoload(p, used || plan.follow.load_span_programs);
+      // For objects found later, the header's register variants (the
+      // generic ones cost more verifier time and serve only sys/sdt.h-style
+      // kernspan probes).
+      const bool regs = p == skel->progs.span_begin || p == skel->progs.span_begin_remote ||
+                        p == skel->progs.span_end;
+      bpf_program__set_autoload(p, used || (plan.follow.load_span_programs && regs));
     }
     // Function uprobes only when asked for: older kernels reject the
     // multi-uprobe attach type at load.
@@ -566,6 +571,11 @@ struct Collector::Impl {
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
       bpf_program *prog = program_for(skel, u);
+      if (prog != nullptr && bpf_program__fd(prog) < 0) {
+        throw CollectError("USDT " + u.provider + ":" + u.name + " in " + u.object +
+                           " passes its arguments in other places than kernspan's header, and "
+                           "its program was not loaded at start");
+      }
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }

@@ -320,9 +320,8 @@ UprobeSpec parse_uprobe_spec(const std::string &spec) {
 
 bool object_name_matches(const std::string &path, const std::string &name) {
   const std::string base = path.substr(path.rfind('/') + 1);
-  return base == name ||
-         (base.size() > name.size() && base.compare(0, name.size(), name) == 0 &&
-          (base[name.size()] == '.' || base[name.size()] == '-'));
+  return base == name || (base.size() > name.size() && base.compare(0, name.size(), name) == 0 &&
+                          (base[name.size()] == '.' || base[name.size()] == '-'));
 }
 
 std::string resolve_object(pid_t pid, const std::string &object) {
