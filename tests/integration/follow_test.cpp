@@ -160,6 +160,35 @@ TEST(Follow, ChildrenAndGrandchildrenWithFollowChildren) {
   EXPECT_EQ(drops_line(t.ks_out).find_first_of("123456789"), std::string::npos) << t.ks_out;
 }
 
+TEST(Follow, ChildThatExecsAnotherBinaryGetsItsProbes) {
+  KS_REQUIRE_ROOT();
+  // A copy of the program is another file (another inode): its probes are
+  // attached when the rescan finds the child's new image.
+  const std::string copy = temp_path("follow-copy");
+  ASSERT_EQ(run({"/bin/cp", FOLLOW_BIN, copy}).status, 0);
+  const std::string out = temp_path("exec.jsonl");
+  Proc prog = spawn({FOLLOW_BIN, "--spans", "20", "--exec-child", copy});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000));
+  Proc k = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "--follow-children", "-o",
+                  out, "-q"});
+  ASSERT_TRUE(wait_for_text(k, k.err_path, "attached", 20000)) << slurp(k.err_path);
+  kill(prog.pid, SIGUSR1);
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "exec-child ", 10000));
+  const std::string text = slurp(prog.out_path);
+  const pid_t child = std::stoi(text.substr(text.find("exec-child ") + 11));
+  ASSERT_TRUE(wait_for_text(k, k.err_path,
+                            "in " + copy + ", mapped later by PID " + std::to_string(child), 10000))
+      << slurp(k.err_path);
+  kill(child, SIGUSR1);
+  ASSERT_EQ(wait_exit(prog, 30000), 0) << slurp(prog.err_path);
+  ASSERT_EQ(wait_exit(k, 10000), 0) << slurp(k.err_path);
+  unlink(copy.c_str());
+  auto counts = by_tgid_name(read_jsonl(out));
+  EXPECT_EQ(counts[std::make_pair(int64_t{prog.pid}, std::string("follow_span"))], 20u);
+  EXPECT_EQ(counts[std::make_pair(int64_t{child}, std::string("follow_span"))], 20u);
+  EXPECT_EQ(counts.size(), 2u) << slurp(k.out_path);
+}
+
 TEST(Follow, WithoutFollowChildrenOnlyTheTargetIsTraced) {
   KS_REQUIRE_ROOT();
   const auto t = trace_follow({"--children", "3", "--spans", "40"},

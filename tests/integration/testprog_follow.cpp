@@ -11,12 +11,17 @@
 // "The spans" are --spans K times: a kernspan span "follow_span" around a
 // call of follow_work(i) (a plain function, for --uprobe). Every process
 // writes "spans <pid>" to stdout when it is done.
+//   --exec-child PATH  forks one child that execs PATH --spans K (e.g. a
+//                copy of this program: it waits for SIGUSR1 in turn), prints
+//                "exec-child <pid>", does its own spans and waits for it.
 #include <kernspan/kernspan.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -54,6 +59,7 @@ int main(int argc, char **argv) {
   long threads = 0;
   bool grandchild = false;
   bool wait = true;
+  const char *exec_child = nullptr;
   for (int i = 1; i < argc; i++) {
     if (std::strcmp(argv[i], "--spans") == 0 && i + 1 < argc) {
       g_spans = std::atol(argv[++i]);
@@ -63,6 +69,8 @@ int main(int argc, char **argv) {
       threads = std::atol(argv[++i]);
     } else if (std::strcmp(argv[i], "--grandchild") == 0) {
       grandchild = true;
+    } else if (std::strcmp(argv[i], "--exec-child") == 0 && i + 1 < argc) {
+      exec_child = argv[++i];
     } else if (std::strcmp(argv[i], "--no-wait") == 0) {
       wait = false;
     } else {
@@ -103,6 +111,17 @@ int main(int argc, char **argv) {
     }
   }
   close(pipefd[0]);
+  pid_t execd = -1;
+  if (exec_child != nullptr) {
+    const std::string k = std::to_string(g_spans);
+    execd = fork();
+    if (execd == 0) {
+      execl(exec_child, exec_child, "--spans", k.c_str(), static_cast<char *>(nullptr));
+      _exit(127);
+    }
+    std::printf("exec-child %d\n", execd);
+    std::fflush(stdout);
+  }
   if (threads > 0) {
     std::vector<std::thread> ts;
     for (long t = 0; t < threads; t++) {
@@ -116,5 +135,10 @@ int main(int argc, char **argv) {
   }
   std::printf("spans %d\n", getpid());
   std::fflush(stdout);
+  if (execd > 0) {
+    int st = 0;
+    waitpid(execd, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  }
   return 0; // the children start their spans now
 }
