@@ -4,6 +4,7 @@
 // attach. Exact span counts, per process.
 #include "harness.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <map>
@@ -117,6 +118,21 @@ Traced trace_follow(const std::vector<std::string> &prog_args,
 std::string drops_line(const std::string &summary) {
   const auto pos = summary.find("drops");
   return pos == std::string::npos ? "" : summary.substr(pos, summary.find('\n', pos) - pos);
+}
+
+// Checked before anything is loaded: no root needed.
+TEST(Follow, BadBinaryIsAOneLineError) {
+  auto one_line = [](const Result &r, const std::string &needle) {
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  };
+  one_line(run({KERNSPAN_BIN, "trace", "--binary", "/nonexistent/app"}),
+           "cannot find --binary /nonexistent/app");
+  one_line(run({KERNSPAN_BIN, "trace", "--binary", "/tmp"}), "is not a regular file");
+  const auto both = run({KERNSPAN_BIN, "trace", "--binary", FOLLOW_BIN, "-p", "1"});
+  EXPECT_EQ(both.status, 2) << both.err;
+  EXPECT_NE(both.err.find("excludes"), std::string::npos) << both.err;
 }
 
 TEST(Follow, ThreadsStartedAfterAttachGetUsdtAndFunctionSpans) {

@@ -178,6 +178,12 @@ void apply_following(const PipelineOptions &o, collect::Plan &plan) {
   }
   for (auto &u : plan.uprobes) {
     u.pid = -1;
+    if (u.object.find(".so") != std::string::npos) {
+      std::fprintf(stderr,
+                   "kernspan: note: following, the %zu --uprobe function(s) in %s are attached "
+                   "for every process mapping it (the others take the breakpoints too)\n",
+                   u.sites.size(), u.object.c_str());
+    }
   }
   plan.follow.children = true; // a fork of a --binary process runs it too
   plan.follow.keep_on_exec = o.follow_children;
