@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
     sigwait(&set, &sig);
   }
   int pipefd[2];
-  if (pipe(pipefd) != 0) {
+  if (pipe2(pipefd, O_CLOEXEC) != 0) { // an exec'd child must not hold it
     return 1;
   }
   for (long n = 0; n < children; n++) {
