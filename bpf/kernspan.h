@@ -59,6 +59,9 @@
 #define KS_DROP_SAMPLED_OUT 10 /* --mode sample: spans of traces not kept */
 #define KS_DROP_FILTERED 11    /* --min-duration: spans ended too soon */
 #define KS_DROP_STATS_FULL 12  /* --mode stats: no room for a new span name */
+/* Slot 14: a process to follow (fork child, exec of --binary) found the
+ * `targets` set full and is not traced. */
+#define KS_DROP_FOLLOW_FULL 14
 /* Slot 15 belongs to the cost programs (issue 3): TCP retransmit segments
  * of a target's socket not charged to a thread (its last sender exited, or
  * its storage was busy), or a send whose socket storage failed. */

@@ -20,6 +20,9 @@ const volatile __u32 targ_nranges __weak = 0;
  * KS_SPAN_COMM_OMITTED); set by userspace before load. */
 const volatile __u8 targ_comm_once __weak = 0;
 const volatile struct ks_name_range targ_ranges[KS_MAX_NAME_RANGES] __weak = {};
+/* The target set grows at run time (follow.bpf.c): after targ_tgid, look in
+ * `targets`. */
+const volatile __u8 targ_dynamic __weak = 0;
 
 /* Set by userspace when it stops: every program returns at once, even while
  * the kernel is still unregistering its uprobes. */
@@ -112,13 +115,18 @@ struct {
 } threads SEC(".maps") __weak;
 
 /* Is this process one we watch? One compare for a single target, one
- * lookup for a set. */
+ * lookup for a set; a growing set (following forks) still answers the first
+ * target with the compare. */
 static __always_inline bool ks_is_target(__u32 tgid)
 {
 	if (ks_paused)
 		return false;
-	if (targ_tgid)
-		return tgid == targ_tgid;
+	if (targ_tgid) {
+		if (tgid == targ_tgid)
+			return true;
+		if (!targ_dynamic)
+			return false;
+	}
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/pipeline.hpp"
 
+#include "cli/follow.hpp"
 #include "cli/pairs.hpp"
 #include "collect/collector.hpp"
 #include "core/modes.hpp"
@@ -13,7 +14,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -22,7 +22,6 @@ namespace kernspan::cli {
 namespace {
 
 constexpr const char *kProvider = "kernspan";
-const std::set<std::string> kSpanProbes = {"span_begin", "span_begin_remote", "span_end"};
 
 std::string join_objects(const std::vector<std::string> &v) {
   std::string s;
@@ -59,43 +58,28 @@ void add_name_ranges(collect::Plan &plan, pid_t pid, const std::string &object) 
 
 // Adds the span probes of one process, and the functions and USDT pairs
 // asked for, to the plan.
-void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size_t *objects) {
+void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size_t *objects,
+                  bool waiting, std::vector<std::pair<pid_t, std::string>> *searched_out) {
   std::vector<std::string> searched;
   const auto found = probe::find_process_usdt(pid, kProvider, &searched);
+  if (searched_out != nullptr) {
+    for (const auto &s : searched) {
+      searched_out->emplace_back(pid, s);
+    }
+  }
   const size_t before = plan.usdt.size();
   const size_t uprobes_before = plan.uprobes.size();
   for (const auto &obj : found) {
-    // probe name -> do all its sites pass arguments in the pinned registers?
-    std::map<std::string, bool> names;
-    std::map<std::string, collect::UsdtAttach> sites;
-    for (const auto &p : obj.probes) {
-      if (kSpanProbes.count(p.name) == 0) {
-        continue;
-      }
-      const bool regs = p.args == (p.name == "span_begin_remote" ? "8@%rdi 8@%rsi" : "8@%rdi") &&
-                        p.site_offset != 0 && (p.semaphore == 0 || p.semaphore_offset != 0);
-      auto [it, fresh] = names.emplace(p.name, regs);
-      it->second = it->second && regs;
-      auto &a = sites[p.name];
-      a.site_offsets.push_back(p.site_offset);
-      a.semaphore_offsets.push_back(p.semaphore_offset);
-    }
-    for (const auto &[n, regs] : names) {
-      collect::UsdtAttach a{pid, obj.open_path, kProvider, n, regs, "", 0, {}, {}};
-      if (regs) {
-        a.site_offsets = std::move(sites[n].site_offsets);
-        a.semaphore_offsets = std::move(sites[n].semaphore_offsets);
-      }
-      plan.usdt.push_back(std::move(a));
-    }
-    if (!names.empty()) {
+    const auto attaches = span_probe_attaches(pid, obj.open_path, obj.probes);
+    plan.usdt.insert(plan.usdt.end(), attaches.begin(), attaches.end());
+    if (!attaches.empty()) {
       (*objects)++;
       add_name_ranges(plan, pid, obj.object);
     }
   }
   *objects += plan_functions(o.functions, pid, plan).size();
   *objects += plan_pairs(o.spans, o.usdts, pid, plan);
-  if (plan.usdt.size() == before && plan.uprobes.size() == uprobes_before) {
+  if (plan.usdt.size() == before && plan.uprobes.size() == uprobes_before && !waiting) {
     throw probe::ProbeError("PID " + std::to_string(pid) + " (" + probe::comm(pid) +
                             ") has no kernspan USDT probes; searched " +
                             std::to_string(searched.size()) +
@@ -104,10 +88,17 @@ void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size
   }
 }
 
-std::string describe(const std::vector<pid_t> &pids) {
+std::string describe(const PipelineOptions &o) {
+  const auto &pids = o.pids;
+  if (!o.binary.empty()) {
+    return o.binary + " (" + std::to_string(pids.size()) + " running; new ones join)";
+  }
   std::string s = pids.size() == 1 ? "PID " : "PIDs ";
   for (size_t i = 0; i < pids.size(); i++) {
     s += (i != 0 ? ", " : "") + std::to_string(pids[i]) + " (" + probe::comm(pids[i]) + ")";
+  }
+  if (o.follow_children) {
+    s += " and its children";
   }
   return s;
 }
@@ -208,7 +199,8 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
   }
 }
 
-collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects) {
+collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects,
+                             bool waiting, std::vector<std::pair<pid_t, std::string>> *searched) {
   collect::Plan plan;
   plan.tgids = o.pids;
   plan.duration_s = o.duration_s;
@@ -217,15 +209,34 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   plan.bpf_stats = !o.sinks.prometheus.empty(); // someone will read them
   plan.costs = !o.no_costs;
   plan.force_raw_tp = o.raw_tp;
-  for (const pid_t pid : o.pids) {
-    plan_process(o, plan, pid, objects);
+  // Following, the probes go on the objects for every process (pid -1):
+  // planned once, from the first process.
+  std::vector<pid_t> planned = o.pids;
+  if (following(o) && planned.size() > 1) {
+    planned.resize(1);
   }
+  for (const pid_t pid : planned) {
+    plan_process(o, plan, pid, objects, waiting, searched);
+  }
+  if (!o.binary.empty() && planned.empty()) {
+    plan_binary_file(o, plan, objects, waiting);
+    if (searched != nullptr) {
+      searched->emplace_back(0, o.binary);
+    }
+  }
+  apply_following(o, plan);
+  plan.follow.load_span_programs = true; // for objects mapped later
+  plan.follow.load_function_programs = waiting;
   apply_mode_options(o, plan);
   return plan;
 }
 
-int run_pipeline(const PipelineOptions &o, const Globals &g) {
+int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   const auto t0 = std::chrono::steady_clock::now();
+  PipelineOptions o = opts;
+  if (!o.binary.empty()) {
+    resolve_binary(o);
+  }
   validate_sink_options(o.sinks);
   {
     collect::Plan check; // mode flags fail before anything else is done
@@ -239,7 +250,11 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
     throw probe::ProbeError("--ringbuf-mb must be a power of two (e.g. 8)");
   }
   size_t objects = 0;
-  const collect::Plan plan = make_span_plan(o, g, &objects);
+  auto waiting = take_waiting_specs(o);
+  std::vector<std::pair<pid_t, std::string>> searched;
+  const collect::Plan plan = make_span_plan(o, g, &objects, !waiting.empty(), &searched);
+  Follower follower(following(o), static_cast<uint32_t>(o.functions.max_probes),
+                    o.functions.raw_entry, std::move(waiting), searched);
 
   const bool stats_mode = plan.mode == collect::Mode::kStats;
   std::vector<std::unique_ptr<exporters::Sink>> sinks;
@@ -257,8 +272,9 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
   std::fprintf(stderr,
                "kernspan: attached %zu probes in %zu object(s) of %s in %.1f ms [%s]; Ctrl-C "
                "to stop\n",
-               collector->attached(), objects, describe(o.pids).c_str(), ready_ms,
+               collector->attached(), objects, describe(o).c_str(), ready_ms,
                collector->variant().c_str());
+  follower.announce();
 
   core::SpanStats stats;
   // --max-spans-per-second: the summary counts every span, the sinks get
@@ -280,6 +296,7 @@ int run_pipeline(const PipelineOptions &o, const Globals &g) {
         }
       },
       [&] {
+        follower.rescan(*collector);
         for (auto &sink : sinks) {
           sink->flush();
         }

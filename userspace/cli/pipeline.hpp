@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.hpp"
@@ -32,6 +33,8 @@ struct PipelineOptions {
   double sample_rate = 0; // 0: not given
   std::string min_duration;
   uint64_t max_spans_per_second = 0;
+  bool follow_children = false;   // --follow-children
+  std::string binary;             // --binary: every process running it (pids: those at start)
 };
 
 // Checks the mode flags against each other and against the sinks; throws
@@ -42,7 +45,12 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan);
 // objects) plus the requested functions and USDT pairs; throws ProbeError
 // naming what was searched when a PID has nothing to attach.
 // *objects counts the objects with probes.
-collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects);
+// `waiting`: --uprobe specs set aside for a library not loaded yet (then a
+// process without probes of its own is no error). `searched` receives the
+// objects looked at, by process.
+collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects,
+                             bool waiting = false,
+                             std::vector<std::pair<pid_t, std::string>> *searched = nullptr);
 
 // Builds the sinks, starts the collector, runs until a signal, the
 // duration or the exit of every target, closes the sinks and prints the

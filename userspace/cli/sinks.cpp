@@ -144,7 +144,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
   SinkSet set;
   set.sinks_ = &sinks;
   set.targets_ = pids;
-  const pid_t pid = pids.at(0);
+  const pid_t pid = pids.empty() ? 0 : pids[0]; // --binary with none running yet
   const std::string service = o.service.empty() ? probe::comm(pid) : o.service;
   if (!o.output.empty()) {
     const auto format = exporters::parse_file_format(o.format);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan trace: spans of a running process, live, to files, and a summary.
 #include "cli/commands.hpp"
+#include "cli/follow.hpp"
 #include "cli/pipeline.hpp"
 
 #include <memory>
@@ -12,7 +13,14 @@ Runner add_trace(CLI::App &app) {
   auto pid = std::make_shared<pid_t>(0);
   auto quiet = std::make_shared<bool>(false);
   auto *cmd = app.add_subcommand("trace", "trace the spans of a running process");
-  cmd->add_option("-p,--pid", *pid, "process to trace")->required();
+  auto *pid_opt = cmd->add_option("-p,--pid", *pid, "process to trace");
+  auto *binary_opt = add_follow_options(*cmd, *opts); // --binary, --follow-children
+  pid_opt->excludes(binary_opt);
+  cmd->callback([pid_opt, binary_opt] {
+    if (pid_opt->count() == 0 && binary_opt->count() == 0) {
+      throw CLI::RequiredError("--pid or --binary");
+    }
+  });
   cmd->add_option("-d,--duration", opts->duration_s,
                   "stop after SECONDS (default: until Ctrl-C "
                   "or the process exits)")
@@ -74,7 +82,9 @@ Runner add_trace(CLI::App &app) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}))
       ->type_name("N");
   return [opts, pid, quiet](const Globals &g) {
-    opts->pids = {*pid};
+    if (opts->binary.empty()) {
+      opts->pids = {*pid};
+    }
     opts->console = !*quiet;
     return run_pipeline(*opts, g);
   };

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -33,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <thread>
@@ -79,7 +81,7 @@ const char *const kDropNames[KS_DROP_MAX] = {
     "fn_return_lost",  "async_span_full",
     "sampled_out",     "filtered",
     "stats_full",      "reserved",
-    "reserved",        "retransmit_unattributed",
+    "follow_full",     "retransmit_unattributed",
 };
 
 // Does this kernel's tcp:tcp_retransmit_skb pass `err` (sk, skb, err)? The
@@ -107,6 +109,30 @@ bool retransmit_tracepoint_has_err() {
 
 int pidfd_open(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+// A NUL-terminated string of at most KS_NAME_LEN - 1 bytes at `addr` in
+// process `pid`, read page by page ("" if unreadable).
+std::string read_target_string(uint32_t pid, uint64_t addr) {
+  std::string out;
+  const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  while (out.size() < KS_NAME_LEN - 1) {
+    std::array<char, KS_NAME_LEN> buf{};
+    const uint64_t want = std::min<uint64_t>(KS_NAME_LEN - 1 - out.size(), page - (addr % page));
+    iovec local{buf.data(), want};
+    iovec remote{std::bit_cast<void *>(static_cast<uintptr_t>(addr)), want};
+    if (process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0) !=
+        static_cast<ssize_t>(want)) {
+      return out.empty() ? "" : out;
+    }
+    const size_t n = strnlen(buf.data(), want);
+    out.append(buf.data(), n);
+    if (n < want) {
+      return out;
+    }
+    addr += want;
+  }
+  return out;
 }
 
 std::string errstr(int err) {
@@ -189,20 +215,6 @@ bool multi_uprobes_supported() {
 // Entries in the span-name cache: (tgid, address) -> name.
 constexpr size_t kMaxNames = 65536;
 
-// A NUL-terminated string of at most KS_NAME_LEN - 1 bytes at `addr` in
-// process `tgid`, "" when it cannot be read.
-std::string read_target_string(pid_t tgid, uint64_t addr) {
-  const std::string path = "/proc/" + std::to_string(tgid) + "/mem";
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return {};
-  }
-  char buf[KS_NAME_LEN] = {};
-  const ssize_t n = pread(fd, buf, sizeof(buf) - 1, static_cast<off_t>(addr));
-  close(fd);
-  return n > 0 ? std::string(buf, strnlen(buf, static_cast<size_t>(n))) : std::string();
-}
-
 // /proc/TGID/task/TID/comm without its newline, "" when gone.
 std::string read_thread_comm(uint32_t tgid, uint32_t tid) {
   const std::string path =
@@ -269,7 +281,9 @@ struct Collector::Impl {
   std::string variant;
   int stop_fd = -1;
   int epoll_fd = -1;
-  std::vector<int> pidfds; // one per target; -1 once it exited
+  std::vector<int> pidfds;               // one per target; -1 once it exited
+  std::vector<pid_t> pidfd_pids;         // the process of each pidfd
+  std::unordered_map<pid_t, bool> known; // tgid -> alive, for the growing set
   uint64_t records = 0;
   uint64_t decode_errors = 0;
   double attach_ms = 0;
@@ -386,20 +400,7 @@ struct Collector::Impl {
     if (span->name.empty() && is_fn_tag(name_ptr)) {
       span->name = self->function_name(fn_probe_id(name_ptr));
     } else if (span->name.empty()) {
-      auto it = self->names.find(key);
-      if (it != self->names.end()) {
-        span->name = it->second;
-      } else {
-        // Omitted names live in read-only mappings: still readable while
-        // the process lives (the record that carried it may have been
-        // beyond the cache's size).
-        span->name = read_target_string(span->tgid, name_ptr);
-        if (span->name.empty()) {
-          span->name = "<unknown>";
-        } else if (self->names.size() < kMaxNames) {
-          self->names.try_emplace(key, span->name);
-        }
-      }
+      span->name = self->resolve_name(span->tgid, name_ptr);
     } else if (self->names.size() < kMaxNames) {
       self->names.try_emplace(key, span->name);
     }
@@ -425,6 +426,41 @@ struct Collector::Impl {
     if (!s.thread.empty() && comms.size() < kMaxNames) {
       comms.emplace(s.tid, s.thread);
     }
+  }
+
+  // A span whose name the kernel could not read (the page holding it not
+  // mapped in the target yet, or the process gone): from the cache, else
+  // from the process itself (which also maps the page for the next time),
+  // else, for a followed child, from the process that forked it (the same
+  // image at the same addresses).
+  std::string resolve_name(uint32_t tgid, uint64_t ptr) {
+    const auto key_of = [ptr](uint32_t t) { return ptr ^ (static_cast<uint64_t>(t) << 48); };
+    uint32_t t = tgid;
+    for (int depth = 0; depth < 8 && t != 0; depth++) {
+      if (auto it = names.find(key_of(t)); it != names.end()) {
+        return it->second;
+      }
+      std::string s = read_target_string(t, ptr);
+      if (!s.empty() || !plan.follow.children) {
+        if (s.empty()) {
+          break;
+        }
+        if (names.size() < kMaxNames) {
+          names.emplace(key_of(tgid), s);
+        }
+        return s;
+      }
+      __u32 parent = 0;
+      if (bpf_map__lookup_elem(skel->maps.follow_parent, &t, sizeof(t), &parent, sizeof(parent),
+                               0) != 0) {
+        break;
+      }
+      t = parent;
+    }
+    if (names.size() < kMaxNames) {
+      names.emplace(key_of(tgid), "<unknown>"); // ask once
+    }
+    return "<unknown>";
   }
 
   const std::string &function_name(uint32_t probe_id) const {
@@ -460,6 +496,7 @@ struct Collector::Impl {
     if (plan.tgids.size() == 1) {
       skel->rodata->targ_tgid = static_cast<__u32>(plan.tgids[0]);
     }
+    configure_following();
     skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4;
     skel->rodata->targ_costs = plan.costs ? 1 : 0;
     __u32 nranges = 0;
@@ -492,7 +529,15 @@ struct Collector::Impl {
       for (const auto &u : plan.usdt) {
         used = used || program_for(skel, u) == p;
       }
-      bpf_program__set_autoload(p, used);
+      // For objects found later, the header's register variants (the
+      // generic ones cost more verifier time and serve only sys/sdt.h-style
+      // kernspan probes): the multi-uprobe ones where the kernel has them.
+      const bool regs = multi_uprobes_supported()
+                            ? (p == skel->progs.span_begin_m ||
+                               p == skel->progs.span_begin_remote_m || p == skel->progs.span_end_m)
+                            : (p == skel->progs.span_begin || p == skel->progs.span_begin_remote ||
+                               p == skel->progs.span_end);
+      bpf_program__set_autoload(p, used || (plan.follow.load_span_programs && regs));
     }
     // Function uprobes only when asked for: older kernels reject the
     // multi-uprobe attach type at load.
@@ -505,7 +550,7 @@ struct Collector::Impl {
       }
       bpf_program__set_autoload(p, used);
     }
-    const bool fns = !plan.uprobes.empty();
+    const bool fns = !plan.uprobes.empty() || plan.follow.load_function_programs;
     bpf_program__set_autoload(skel->progs.fn_entry, fns);
     bpf_program__set_autoload(skel->progs.fn_return, fns);
     bpf_program__set_expected_attach_type(skel->progs.fn_entry,
@@ -677,16 +722,29 @@ struct Collector::Impl {
     if (!plan.uprobes.empty()) {
       attach_function_probes(plan, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
     }
-    // Ends before begins: libbpf attaches one site at a time, and a begin
-    // seen while its end is not yet attached would leave a stale frame on
-    // the thread's stack. An end seen without its begin is only counted.
+    attach_usdt(plan.usdt);
+    if (!plan.uprobes.empty()) {
+      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
+    }
+    int err = ks_kernspan__attach(skel); // thread exit and the cost tracepoints
+    if (err != 0) {
+      throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
+    }
+    attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
+  }
+
+  // Ends before begins: libbpf attaches one site at a time, and a begin
+  // seen while its end is not yet attached would leave a stale frame on
+  // the thread's stack. An end seen without its begin is only counted.
+  void attach_usdt(const std::vector<UsdtAttach> &usdt) {
     std::vector<const UsdtAttach *> order;
-    for (const auto &u : plan.usdt) {
+    for (const auto &u : usdt) {
       if (is_end(u)) {
         order.push_back(&u);
       }
     }
-    for (const auto &u : plan.usdt) {
+    for (const auto &u : usdt) {
       if (!is_end(u)) {
         order.push_back(&u);
       }
@@ -694,6 +752,11 @@ struct Collector::Impl {
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
       bpf_program *prog = program_for(skel, u);
+      if (prog != nullptr && bpf_program__fd(prog) < 0) {
+        throw CollectError("USDT " + u.provider + ":" + u.name + " in " + u.object +
+                           " passes its arguments in other places than kernspan's header, and "
+                           "its program was not loaded at start");
+      }
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }
@@ -730,15 +793,6 @@ struct Collector::Impl {
       }
       (is_end(u) ? links : begin_links).push_back(l);
     }
-    if (!plan.uprobes.empty()) {
-      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
-    }
-    int err = ks_kernspan__attach(skel); // thread exit and the cost tracepoints
-    if (err != 0) {
-      throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
-    }
-    attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
   }
 
   // Bytes written but not yet consumed; 0 if the positions are unmapped.
@@ -791,13 +845,135 @@ struct Collector::Impl {
     add(ring_buffer__epoll_fd(rb), 0);
     add(stop_fd, 1);
     for (pid_t t : plan.tgids) {
-      const int fd = pidfd_open(t);
-      if (fd < 0) {
+      if (!track(t) && !plan.follow.dynamic()) {
         throw CollectError("PID " + std::to_string(t) + " exited before tracing began");
       }
-      add(fd, 2 + pidfds.size());
-      pidfds.push_back(fd);
     }
+  }
+
+  // --- Following (issue 4): a target set that grows -----------------------
+
+  void configure_following() {
+    const Following &f = plan.follow;
+    skel->rodata->targ_dynamic = f.dynamic() ? 1 : 0;
+    skel->rodata->targ_follow = f.children ? 1 : 0;
+    skel->rodata->targ_follow_exec = f.keep_on_exec ? 1 : 0;
+    skel->rodata->targ_exe_ino = f.exe_ino;
+    skel->rodata->targ_exe_dev = f.exe_dev;
+    bpf_program__set_autoload(skel->progs.follow_fork, f.children);
+    bpf_program__set_autoload(skel->progs.follow_exec, f.dynamic());
+    bpf_program__set_autoload(skel->progs.follow_free, f.dynamic());
+  }
+
+  // Watch a process's exit through a pidfd in the epoll set; false if it
+  // is already gone.
+  bool track(pid_t pid) {
+    const int fd = pidfd_open(pid);
+    if (fd < 0) {
+      known[pid] = false;
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = 2 + pidfds.size();
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      close(fd);
+      throw CollectError("epoll_ctl failed: " + errstr(errno));
+    }
+    pidfds.push_back(fd);
+    pidfd_pids.push_back(pid);
+    known[pid] = true;
+    return true;
+  }
+
+  // A pidfd fired (tag from epoll): that process has exited.
+  void exited(uint64_t tag) {
+    int &fd = pidfds[tag - 2];
+    if (fd >= 0) {
+      epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+      close(fd);
+      fd = -1;
+      known[pidfd_pids[tag - 2]] = false;
+    }
+  }
+
+  [[nodiscard]] size_t alive() const {
+    size_t n = 0;
+    for (int fd : pidfds) {
+      n += fd >= 0 ? 1 : 0;
+    }
+    return n;
+  }
+
+  // Read the kernel's target set: watch the processes that joined it (the
+  // kernel added them at fork or exec), forget those that left it. Cheap:
+  // one syscall a member, run on the tick and when the last known exits.
+  void rescan_targets() {
+    if (!plan.follow.dynamic()) {
+      return;
+    }
+    std::unordered_map<pid_t, bool> in_map;
+    __u32 key = 0;
+    __u32 next = 0;
+    const __u32 *prev = nullptr;
+    while (bpf_map__get_next_key(skel->maps.targets, prev, &next, sizeof(next)) == 0) {
+      in_map[static_cast<pid_t>(next)] = true;
+      key = next;
+      prev = &key;
+    }
+    for (const auto &[pid, live] : in_map) {
+      if (known.count(pid) == 0) {
+        track(pid);
+      }
+    }
+    for (size_t i = 0; i < pidfds.size(); i++) {
+      if (pidfds[i] >= 0 && in_map.count(pidfd_pids[i]) == 0 &&
+          pidfd_pids[i] != static_cast<pid_t>(skel->rodata->targ_tgid)) {
+        exited(2 + i); // left the set (exec'd another file under --binary)
+      }
+    }
+    // A pid freed and then reused by a new member must be watched again.
+    for (auto it = known.begin(); it != known.end();) {
+      it = !it->second && in_map.count(it->first) == 0 ? known.erase(it) : std::next(it);
+    }
+  }
+
+  // Every known target has exited: the trace ends unless the kernel's set
+  // still holds live processes (children not yet seen) or it runs until
+  // stopped (--binary).
+  bool all_exited() {
+    if (plan.follow.until_stopped || pidfds.empty() || alive() != 0) {
+      return false;
+    }
+    rescan_targets();
+    return alive() == 0;
+  }
+
+  void attach_more(const Plan &more) {
+    if (detached) {
+      return;
+    }
+    if (!more.uprobes.empty() && bpf_program__fd(skel->progs.fn_entry) < 0) {
+      throw CollectError("function probes found later, but their programs were not loaded");
+    }
+    Plan fns;
+    const auto base = static_cast<uint32_t>(plan.functions.size());
+    fns.uprobes = more.uprobes;
+    for (auto &u : fns.uprobes) {
+      for (auto &site : u.sites) {
+        site.probe_id += base;
+      }
+    }
+    plan.functions.insert(plan.functions.end(), more.functions.begin(), more.functions.end());
+    if (!fns.uprobes.empty()) {
+      attach_function_probes(fns, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
+    }
+    attach_usdt(more.usdt);
+    if (!fns.uprobes.empty()) {
+      attach_function_probes(fns, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
+    }
+    plan.usdt.insert(plan.usdt.end(), more.usdt.begin(), more.usdt.end());
+    plan.uprobes.insert(plan.uprobes.end(), fns.uprobes.begin(), fns.uprobes.end());
   }
 };
 
@@ -829,7 +1005,6 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
   m.on_span = &on_span;
   const auto t0 = Clock::now();
   auto next_tick = t0 + std::chrono::seconds(1);
-  size_t alive = m.pidfds.size();
   StopReason why = StopReason::kSignal;
   bool stop = false;
   while (!stop) {
@@ -844,13 +1019,7 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
         stop = true;
         why = StopReason::kSignal;
       } else if (tag >= 2) {
-        int &fd = m.pidfds[tag - 2];
-        if (fd >= 0) {
-          epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
-          close(fd);
-          fd = -1;
-          alive--;
-        }
+        m.exited(tag);
       }
     }
     // Records are submitted without wake-ups: sweep on every pass, noting
@@ -861,7 +1030,7 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
       throw CollectError("reading the ring buffer failed: " + errstr(c));
     }
     const auto now = Clock::now();
-    if (!m.pidfds.empty() && alive == 0 && !stop) {
+    if (!stop && m.all_exited()) {
       stop = true;
       why = StopReason::kTargetsExited;
     }
@@ -870,8 +1039,11 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
       stop = true;
       why = StopReason::kDuration;
     }
-    if (on_tick && now >= next_tick) {
-      on_tick();
+    if (now >= next_tick) {
+      m.rescan_targets();
+      if (on_tick) {
+        on_tick();
+      }
       next_tick = now + std::chrono::seconds(1);
     }
   }
@@ -888,10 +1060,6 @@ bool Collector::wait(double seconds) {
   }
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(seconds));
-  size_t alive = 0;
-  for (int fd : m.pidfds) {
-    alive += fd >= 0 ? 1 : 0;
-  }
   while (true) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -910,17 +1078,11 @@ bool Collector::wait(double seconds) {
         return false;
       }
       if (tag >= 2) {
-        int &fd = m.pidfds[tag - 2];
-        if (fd >= 0) {
-          epoll_ctl(m.epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
-          close(fd);
-          fd = -1;
-          alive--;
-        }
+        m.exited(tag);
       }
     }
     ring_buffer__consume(m.rb);
-    if (!m.pidfds.empty() && alive == 0) {
+    if (m.all_exited()) {
       return false;
     }
   }
@@ -1076,6 +1238,21 @@ std::vector<core::SpanAggregate> Collector::span_aggregates() const {
   out.reserve(by_name.size());
   for (auto &[name, a] : by_name) {
     out.push_back(std::move(a));
+  }
+  return out;
+}
+
+void Collector::attach_more(const Plan &more) {
+  impl_->attach_more(more);
+}
+
+std::vector<pid_t> Collector::traced() {
+  impl_->rescan_targets();
+  std::vector<pid_t> out;
+  for (size_t i = 0; i < impl_->pidfds.size(); i++) {
+    if (impl_->pidfds[i] >= 0) {
+      out.push_back(impl_->pidfd_pids[i]);
+    }
   }
   return out;
 }

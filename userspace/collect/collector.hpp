@@ -55,6 +55,16 @@ public:
   // Every thread of the targets with its totals since attach (Plan::threads).
   [[nodiscard]] std::vector<core::ThreadCosts> threads();
 
+  // Attach probes found after start (a library loaded later, the image of
+  // an exec'd child): USDT sites ends first, function returns before
+  // entries, as at start. Probe ids of `more.uprobes` index
+  // `more.functions`; they are renumbered after the plan's. Throws
+  // CollectError. Call from run()'s on_tick (the consumer thread).
+  void attach_more(const Plan &more);
+  // The processes traced now and alive: the targets, plus the children and
+  // --binary processes the kernel added to the set.
+  [[nodiscard]] std::vector<pid_t> traced();
+
   // Ask run() to return; async-signal-safe.
   void request_stop();
 

@@ -58,6 +58,24 @@ struct FunctionProbe {
 // What the kernel sends (issue 4, "Three modes"): every span, whole traces
 // kept at sample_rate, or no records at all but per-span aggregates.
 enum class Mode { kTrace, kSample, kStats };
+// Processes that join the trace while it runs. Any of these makes the
+// kernel's target set grow (bpf/follow.bpf.c); probes must then be attached
+// with pid -1 (every process mapping the object), the kernel filtering by tgid.
+struct Following {
+  bool children = false;     // forked children (and theirs) are traced too
+  bool keep_on_exec = false; // ...also after they exec another file
+  // --binary: a process exec'ing this file joins (device as the kernel
+  // numbers it: major << 20 | minor; 0 ino: no binary).
+  uint64_t exe_ino = 0;
+  uint32_t exe_dev = 0;
+  bool until_stopped = false; // the exit of every target does not end the trace
+  // Objects found later (dlopen, exec) may need the span programs (the
+  // header's register variants), or the function programs (--uprobe
+  // waiting for its library): load them.
+  bool load_span_programs = false;
+  bool load_function_programs = false;
+  [[nodiscard]] bool dynamic() const { return children || exe_ino != 0; }
+};
 
 struct Plan {
   std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
@@ -86,6 +104,7 @@ struct Plan {
   // The kernel then times every BPF program on the machine (~20 ns a run),
   // so only when someone reads them (e.g. /metrics).
   bool bpf_stats = false;
+  Following follow; // processes joining while it runs (--follow-children, --binary)
 };
 
 } // namespace kernspan::collect

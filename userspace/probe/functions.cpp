@@ -318,6 +318,12 @@ UprobeSpec parse_uprobe_spec(const std::string &spec) {
   return out;
 }
 
+bool object_name_matches(const std::string &path, const std::string &name) {
+  const std::string base = path.substr(path.rfind('/') + 1);
+  return base == name || (base.size() > name.size() && base.compare(0, name.size(), name) == 0 &&
+                          (base[name.size()] == '.' || base[name.size()] == '-'));
+}
+
 std::string resolve_object(pid_t pid, const std::string &object) {
   if (object.find('/') != std::string::npos) {
     return pid > 0 ? host_path(pid, object) : object;
@@ -328,10 +334,7 @@ std::string resolve_object(pid_t pid, const std::string &object) {
   const auto objs = mapped_objects(pid);
   std::vector<std::string> hits;
   for (const auto &o : objs) {
-    const std::string base = o.substr(o.rfind('/') + 1);
-    if (base == object ||
-        (base.size() > object.size() && base.compare(0, object.size(), object) == 0 &&
-         (base[object.size()] == '.' || base[object.size()] == '-'))) {
+    if (object_name_matches(o, object)) {
       hits.push_back(o);
     }
   }

@@ -75,4 +75,8 @@ UprobeSpec parse_uprobe_spec(const std::string &spec);
 // a path. Throws ProbeError listing the candidates when none or several match.
 std::string resolve_object(pid_t pid, const std::string &object);
 
+// Does library name `name` ("libc") name the object at `path`: its basename
+// is `name`, or `name` followed by '.' or '-'?
+bool object_name_matches(const std::string &path, const std::string &name);
+
 } // namespace kernspan::probe
