@@ -33,8 +33,8 @@ struct PipelineOptions {
   double sample_rate = 0; // 0: not given
   std::string min_duration;
   uint64_t max_spans_per_second = 0;
-  bool follow_children = false;   // --follow-children
-  std::string binary;             // --binary: every process running it (pids: those at start)
+  bool follow_children = false; // --follow-children
+  std::string binary;           // --binary: every process running it (pids: those at start)
 };
 
 // Checks the mode flags against each other and against the sinks; throws
