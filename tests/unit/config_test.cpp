@@ -169,8 +169,11 @@ TEST(Config, ModesAreParsedAndChecked) {
            {"min_duration: soon\n", "m.yaml: line 2: min_duration 'soon' is not a duration (e.g. "
                                     "500us, 2ms, 1s or plain ns)"},
        }) {
+    std::string text = head;
+    text += bad;
+    text += sinks;
     try {
-      (void)parse_config(head + bad + sinks, "m.yaml");
+      (void)parse_config(text, "m.yaml");
       ADD_FAILURE() << "accepted: " << bad;
     } catch (const ConfigError &e) {
       EXPECT_EQ(std::string(e.what()), want);

@@ -717,6 +717,14 @@ struct Collector::Impl {
 
   void attach() {
     const auto t0 = Clock::now();
+    // Tracepoints first: task_rename must be live before the first span
+    // (a program renaming a thread right after our probes appear would
+    // otherwise keep its old comm in our records), and costs count from
+    // the first begin.
+    int err = ks_kernspan__attach(skel); // thread exit, rename and the cost tracepoints
+    if (err != 0) {
+      throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
+    }
     // Function returns before entries, for the same reason as below; a
     // return probe only fires for calls entered after it was attached.
     if (!plan.uprobes.empty()) {
@@ -725,10 +733,6 @@ struct Collector::Impl {
     attach_usdt(plan.usdt);
     if (!plan.uprobes.empty()) {
       attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
-    }
-    int err = ks_kernspan__attach(skel); // thread exit and the cost tracepoints
-    if (err != 0) {
-      throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);

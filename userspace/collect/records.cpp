@@ -81,7 +81,10 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
   s.end_unix_nano = clock.to_unix_ns(r.end_ns >= r.start_ns ? r.end_ns : r.start_ns);
   s.tgid = r.hdr.tgid;
   s.tid = r.hdr.tid;
-  s.thread = fixed_string(r.comm, sizeof(r.comm));
+  // An omitted comm's bytes are whatever the ring buffer held there.
+  if ((r.flags & KS_SPAN_COMM_OMITTED) == 0) {
+    s.thread = fixed_string(r.comm, sizeof(r.comm));
+  }
   s.depth = r.depth;
   s.remote_parent = (r.flags & KS_SPAN_REMOTE_PARENT) != 0;
   s.incomplete = (r.flags & KS_SPAN_INCOMPLETE) != 0;
