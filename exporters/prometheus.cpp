@@ -251,6 +251,7 @@ void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &thread
                                     uint64_t now_ns) {
   std::lock_guard lock(mu_);
   threads_on_ = true;
+  readings_++;
   for (const auto &t : threads) {
     const std::pair<uint32_t, uint32_t> key{t.tgid, t.tid};
     auto it = threads_.find(key);
@@ -288,9 +289,14 @@ void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &thread
     s.costs = t.costs;
     s.comm = t.comm;
     s.last_seen_ns = now_ns;
+    s.last_reading = readings_;
   }
   for (auto it = threads_.begin(); it != threads_.end();) {
-    if (now_ns - it->second.last_seen_ns > options_.thread_retention_ns) {
+    // An exited overflow thread has no series of its own to keep: forget it
+    // now, so short-lived threads past the limit cost no memory.
+    const ThreadSeries &s = it->second;
+    if (s.overflow ? s.last_reading != readings_
+                   : now_ns - s.last_seen_ns > options_.thread_retention_ns) {
       threads_tracked_ -= it->second.overflow ? 0 : 1;
       it = threads_.erase(it);
     } else {

@@ -89,7 +89,8 @@ struct PrometheusOptions {
 //   bytes kernspan_thread_network_bytes_total     counter   {…, direction=sent|received}
 //       (threads past max_threads share the series tid="__overflow__",
 //       thread="__overflow__" of their pid; a thread that exited keeps its
-//       last values for thread_retention_ns, then its series go)
+//       last values for thread_retention_ns, then its series go; an
+//       overflow thread is forgotten at once, its share stays in the sum)
 //   kernspan_thread_overflow_total          counter   threads folded into __overflow__
 //   kernspan_threads                        gauge     threads with their own series
 //   kernspan_process_offcpu_seconds_total   counter   {service_name, pid, reason=runq|io|sleep}
@@ -143,7 +144,8 @@ private:
     std::string comm;
     core::Costs costs; // the last reading
     uint64_t last_seen_ns = 0;
-    bool overflow = false; // counted in its pid's __overflow__ series
+    uint64_t last_reading = 0; // readings_ when last seen
+    bool overflow = false;     // counted in its pid's __overflow__ series
   };
 
   void render_locked(std::string &out, ExpositionFormat format) const;
@@ -161,6 +163,7 @@ private:
   std::map<std::pair<uint32_t, uint32_t>, ThreadSeries> threads_; // (tgid, tid)
   size_t threads_tracked_ = 0;                                    // in threads_, not overflow
   uint64_t threads_overflowed_ = 0;
+  uint64_t readings_ = 0;                          // update_threads calls
   std::map<uint32_t, core::Costs> overflow_costs_; // tgid -> sums of overflow threads
   std::map<uint32_t, core::Costs> process_costs_;  // tgid -> sums of every thread
 };

@@ -449,6 +449,8 @@ TEST(Prometheus, ExitedThreadsExpireAndReusedTidsCountAgain) {
       std::string::npos)
       << text;
   EXPECT_NE(text.find("kernspan_threads 1\n"), std::string::npos);
+  // tid 9 (overflow) exited: forgotten, but its share stays in the sum.
+  EXPECT_NE(text.find("tid=\"__overflow__\",thread=\"__overflow__\"} 1\n"), std::string::npos);
   // 4 readings of new threads with syscalls 7 each: a, b, c, c2.
   EXPECT_NE(text.find("kernspan_process_syscalls_total{service_name=\"demo\",pid=\"7\"} 28\n"),
             std::string::npos)
