@@ -89,6 +89,42 @@ std::string u64(uint64_t v) {
   return std::to_string(v);
 }
 
+// The cost fields the thread and process families show. Each is a total
+// since attach that only grows while its thread lives.
+constexpr std::array<uint64_t core::Costs::*, 9> kThreadFields = {
+    &core::Costs::cpu_ns,      &core::Costs::runq_ns,      &core::Costs::io_wait_ns,
+    &core::Costs::sleep_ns,    &core::Costs::syscalls,     &core::Costs::read_bytes,
+    &core::Costs::write_bytes, &core::Costs::net_tx_bytes, &core::Costs::net_rx_bytes};
+
+// One sample per part for each row: family_total{<row labels><extra>} value.
+struct Part {
+  const char *extra;
+  uint64_t core::Costs::*field;
+};
+using CostRows = std::vector<std::pair<std::string, const core::Costs *>>; // labels, costs
+
+void cost_family(Writer &w, const char *family, const char *unit, const char *help,
+                 std::initializer_list<Part> parts, bool ns, const CostRows &rows) {
+  if (rows.empty()) {
+    return;
+  }
+  w.family(family, "counter", unit, help);
+  for (const auto &[labels, costs] : rows) {
+    for (const Part &p : parts) {
+      const uint64_t v = (*costs).*p.field;
+      w.line(family, "_total{", labels, p.extra, "} ", ns ? format_double(seconds(v)) : u64(v));
+    }
+  }
+}
+
+constexpr std::initializer_list<Part> kOffcpuParts = {
+    {",reason=\"runq\"", &core::Costs::runq_ns},
+    {",reason=\"io\"", &core::Costs::io_wait_ns},
+    {",reason=\"sleep\"", &core::Costs::sleep_ns}};
+constexpr std::initializer_list<Part> kNetworkParts = {
+    {",direction=\"sent\"", &core::Costs::net_tx_bytes},
+    {",direction=\"received\"", &core::Costs::net_rx_bytes}};
+
 } // namespace
 
 const char *content_type(ExpositionFormat f) {
@@ -253,6 +289,64 @@ void PrometheusSink::set_aggregates(const std::vector<core::SpanAggregate> &aggr
   spans_ = spans;
   incomplete_ = incomplete;
   overflow_ = overflow;
+}
+
+void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &threads,
+                                    uint64_t now_ns) {
+  std::lock_guard lock(mu_);
+  threads_on_ = true;
+  readings_++;
+  for (const auto &t : threads) {
+    const std::pair<uint32_t, uint32_t> key{t.tgid, t.tid};
+    auto it = threads_.find(key);
+    if (it != threads_.end()) {
+      bool reused = false;
+      for (const auto f : kThreadFields) {
+        reused = reused || t.costs.*f < it->second.costs.*f;
+      }
+      if (reused) { // the old thread exited and its tid came back: a new series
+        threads_tracked_ -= it->second.overflow ? 0 : 1;
+        threads_.erase(it);
+        it = threads_.end();
+      }
+    }
+    if (it == threads_.end()) {
+      ThreadSeries fresh;
+      if (threads_tracked_ >= options_.max_threads) {
+        fresh.overflow = true;
+        threads_overflowed_++;
+      } else {
+        threads_tracked_++;
+      }
+      it = threads_.emplace(key, std::move(fresh)).first;
+    }
+    ThreadSeries &s = it->second;
+    core::Costs &process = process_costs_[t.tgid];
+    core::Costs *overflow = s.overflow ? &overflow_costs_[t.tgid] : nullptr;
+    for (const auto f : kThreadFields) {
+      const uint64_t added = t.costs.*f - s.costs.*f;
+      process.*f += added;
+      if (overflow != nullptr) {
+        (*overflow).*f += added;
+      }
+    }
+    s.costs = t.costs;
+    s.comm = t.comm;
+    s.last_seen_ns = now_ns;
+    s.last_reading = readings_;
+  }
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    // An exited overflow thread has no series of its own to keep: forget it
+    // now, so short-lived threads past the limit cost no memory.
+    const ThreadSeries &s = it->second;
+    if (s.overflow ? s.last_reading != readings_
+                   : now_ns - s.last_seen_ns > options_.thread_retention_ns) {
+      threads_tracked_ -= it->second.overflow ? 0 : 1;
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void PrometheusSink::set_health(const Health &health) {
@@ -463,9 +557,70 @@ void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) co
   w.line("kernspan_span_names ",
          u64(series_.size() - (series_.count(std::string(kOverflowName)) ? 1 : 0)));
   render_health(w, health_, svc);
+  render_threads(out, format, svc);
   if (om) {
     out += "# EOF\n";
   }
+}
+
+void PrometheusSink::render_threads(std::string &out, ExpositionFormat format,
+                                    const std::string &svc) const {
+  if (!threads_on_) {
+    return;
+  }
+  Writer w(out, format);
+  CostRows rows;
+  rows.reserve(threads_.size() + overflow_costs_.size());
+  for (const auto &[key, s] : threads_) {
+    if (!s.overflow) {
+      rows.emplace_back(svc + ",pid=\"" + u64(key.first) + "\",tid=\"" + u64(key.second) +
+                            "\",thread=\"" + escape_label_value(s.comm) + "\"",
+                        &s.costs);
+    }
+  }
+  for (const auto &[tgid, costs] : overflow_costs_) {
+    std::string l = svc + ",pid=\"" + u64(tgid);
+    l.append("\",tid=\"").append(kOverflowName).append("\",thread=\"");
+    l.append(kOverflowName).append("\"");
+    rows.emplace_back(std::move(l), &costs);
+  }
+  cost_family(w, "kernspan_thread_cpu_seconds", "seconds",
+              "CPU time of each traced thread since attach.", {{"", &core::Costs::cpu_ns}}, true,
+              rows);
+  cost_family(w, "kernspan_thread_offcpu_seconds", "seconds",
+              "Time each traced thread spent off-CPU since attach, by reason.", kOffcpuParts, true,
+              rows);
+  cost_family(w, "kernspan_thread_syscalls", "", "System calls of each traced thread since attach.",
+              {{"", &core::Costs::syscalls}}, false, rows);
+  cost_family(w, "kernspan_thread_io_bytes", "bytes",
+              "Bytes each traced thread read and wrote with read and write system calls.",
+              {{",direction=\"read\"", &core::Costs::read_bytes},
+               {",direction=\"write\"", &core::Costs::write_bytes}},
+              false, rows);
+  cost_family(w, "kernspan_thread_network_bytes", "bytes",
+              "Bytes each traced thread sent and received on TCP and UDP sockets.", kNetworkParts,
+              false, rows);
+  w.family("kernspan_thread_overflow", "counter", "",
+           "Threads counted under tid __overflow__ because the thread limit was reached.");
+  w.line("kernspan_thread_overflow_total ", u64(threads_overflowed_));
+  w.family("kernspan_threads", "gauge", "",
+           "Threads with their own series, exited ones still kept included.");
+  w.line("kernspan_threads ", u64(threads_tracked_));
+
+  CostRows procs;
+  procs.reserve(process_costs_.size());
+  for (const auto &[tgid, costs] : process_costs_) {
+    procs.emplace_back(svc + ",pid=\"" + u64(tgid) + "\"", &costs);
+  }
+  cost_family(w, "kernspan_process_offcpu_seconds", "seconds",
+              "Time the traced process's threads spent off-CPU since attach, by reason.",
+              kOffcpuParts, true, procs);
+  cost_family(w, "kernspan_process_syscalls", "",
+              "System calls of the traced process's threads since attach.",
+              {{"", &core::Costs::syscalls}}, false, procs);
+  cost_family(w, "kernspan_process_network_bytes", "bytes",
+              "Bytes the traced process's threads sent and received on TCP and UDP sockets.",
+              kNetworkParts, false, procs);
 }
 
 } // namespace kernspan::exporters

@@ -11,11 +11,13 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/health.hpp"
 #include "core/span.hpp"
 #include "core/stats.hpp"
+#include "core/threads.hpp"
 #include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
@@ -44,6 +46,9 @@ struct Health {
 struct PrometheusOptions {
   std::string service;          // service_name label on span series
   size_t max_span_names = 1000; // distinct span_name values before overflow
+  size_t max_threads = 256;     // threads with their own series before overflow
+  // How long a thread that exited (absent from a reading) keeps its series.
+  uint64_t thread_retention_ns = 300'000'000'000;
 };
 
 // Families (names end in their base unit; counters in _total):
@@ -75,6 +80,23 @@ struct PrometheusOptions {
 //   kernspan_process_blkio_seconds_total    counter   {service_name, pid}  off-CPU, block I/O
 //       (needs delay accounting: sysctl kernel.task_delayacct=1)
 //   kernspan_process_io_bytes_total         counter   {service_name, pid, direction=read|write}
+// Per thread, from kernspan's own BPF totals since attach (update_threads;
+// only once it has been called, i.e. with thread costs on):
+//   kernspan_thread_cpu_seconds_total       counter   {service_name, pid, tid, thread}
+//   kernspan_thread_offcpu_seconds_total    counter   {…, reason=runq|io|sleep}
+//   kernspan_thread_syscalls_total          counter   {…}
+//   kernspan_thread_io_bytes_total          counter   {…, direction=read|write}  read()/write()
+//   bytes kernspan_thread_network_bytes_total     counter   {…, direction=sent|received}
+//       (threads past max_threads share the series tid="__overflow__",
+//       thread="__overflow__" of their pid; a thread that exited keeps its
+//       last values for thread_retention_ns, then its series go; an
+//       overflow thread is forgotten at once, its share stays in the sum)
+//   kernspan_thread_overflow_total          counter   threads folded into __overflow__
+//   kernspan_threads                        gauge     threads with their own series
+//   kernspan_process_offcpu_seconds_total   counter   {service_name, pid, reason=runq|io|sleep}
+//   kernspan_process_syscalls_total         counter   {service_name, pid}
+//   kernspan_process_network_bytes_total    counter   {service_name, pid, direction=sent|received}
+//       (sums over every thread read since attach, dropped ones included)
 // Label values are UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
 // escaped. Series are ordered by span name, so output is deterministic.
 class PrometheusSink : public Sink {
@@ -98,6 +120,11 @@ public:
   // then +Inf), and have no exemplars.
   void set_aggregates(const std::vector<core::SpanAggregate> &aggregates);
   static constexpr size_t kLog2BucketsShown = 40; // up to 2^40 ns, ~18 min
+  // Merge a reading of the targets' threads (Collector::threads(): totals
+  // since attach) taken at now_ns on a monotonic clock. Counters only grow:
+  // what a thread adds between readings is added to its pid's sums, a tid
+  // whose totals went down is a new thread (tid reuse) counted from zero.
+  void update_threads(const std::vector<core::ThreadCosts> &threads, uint64_t now_ns);
 
   // The whole exposition, safe to call from any thread.
   [[nodiscard]] std::string render(ExpositionFormat format) const;
@@ -120,7 +147,16 @@ private:
     std::vector<core::Log2Bucket> log2; // set_aggregates: cumulative, instead of buckets
   };
 
+  struct ThreadSeries {
+    std::string comm;
+    core::Costs costs; // the last reading
+    uint64_t last_seen_ns = 0;
+    uint64_t last_reading = 0; // readings_ when last seen
+    bool overflow = false;     // counted in its pid's __overflow__ series
+  };
+
   void render_locked(std::string &out, ExpositionFormat format) const;
+  void render_threads(std::string &out, ExpositionFormat format, const std::string &svc) const;
 
   const PrometheusOptions options_;
   const std::string service_label_; // escaped once
@@ -130,6 +166,13 @@ private:
   uint64_t incomplete_ = 0;
   uint64_t overflow_ = 0;
   Health health_;
+  bool threads_on_ = false;                                       // update_threads was called
+  std::map<std::pair<uint32_t, uint32_t>, ThreadSeries> threads_; // (tgid, tid)
+  size_t threads_tracked_ = 0;                                    // in threads_, not overflow
+  uint64_t threads_overflowed_ = 0;
+  uint64_t readings_ = 0;                          // update_threads calls
+  std::map<uint32_t, core::Costs> overflow_costs_; // tgid -> sums of overflow threads
+  std::map<uint32_t, core::Costs> process_costs_;  // tgid -> sums of every thread
 };
 
 // Label value escaping for the exposition formats: UTF-8 repaired, then

@@ -28,6 +28,7 @@ probes:
 sinks:
   prometheus: 127.0.0.1:9464
   max_span_names: 50
+  max_threads: 9
   otlp: http://localhost:4318
   otlp_encoding: json
   otlp_gzip: true
@@ -43,6 +44,7 @@ sinks:
   EXPECT_EQ(c.binaries, (std::vector<std::string>{"/usr/local/bin/checkout"}));
   EXPECT_EQ(c.prometheus, "127.0.0.1:9464");
   EXPECT_EQ(c.max_span_names, 50u);
+  EXPECT_EQ(c.max_threads, 9u);
   EXPECT_EQ(c.otlp, "http://localhost:4318");
   EXPECT_EQ(c.otlp_encoding, "json");
   EXPECT_TRUE(c.otlp_gzip);
@@ -87,9 +89,10 @@ TEST(Config, BadConfigsAreOneLineErrorsWithTheLine) {
   const std::string ok_sinks = "sinks: {prometheus: '9464'}\n";
   EXPECT_EQ(error_of(""), "k.yaml: empty configuration: needs targets and sinks");
   EXPECT_EQ(error_of("targets: [{pid: 1}\n"), "k.yaml: line 2: did not find expected ',' or ']'");
-  EXPECT_EQ(error_of("targets: [{pid: 1}]\nsinks: {promethus: '1'}\n"),
-            "k.yaml: line 2: unknown key 'promethus' in sinks (known: export_timeout, format, "
-            "max_span_names, otlp, otlp_encoding, otlp_gzip, output, prometheus, zipkin)");
+  EXPECT_EQ(
+      error_of("targets: [{pid: 1}]\nsinks: {promethus: '1'}\n"),
+      "k.yaml: line 2: unknown key 'promethus' in sinks (known: export_timeout, format, "
+      "max_span_names, max_threads, otlp, otlp_encoding, otlp_gzip, output, prometheus, zipkin)");
   EXPECT_EQ(error_of(ok_sinks), "k.yaml: line 1: no targets: add targets: [{pid: N}] or "
                                 "[{binary: PATH}]");
   EXPECT_EQ(error_of("targets: []\n" + ok_sinks),

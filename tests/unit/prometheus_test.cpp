@@ -300,6 +300,163 @@ TEST(Prometheus, EmptySinkStillRendersHealth) {
   EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
 }
 
+core::ThreadCosts thread(uint32_t tgid, uint32_t tid, const char *comm, uint64_t cpu_ns,
+                         uint64_t scale) {
+  core::ThreadCosts t;
+  t.tgid = tgid;
+  t.tid = tid;
+  t.comm = comm;
+  t.costs.cpu_ns = cpu_ns;
+  t.costs.runq_ns = 250'000'000 * scale;
+  t.costs.io_wait_ns = 125'000'000 * scale;
+  t.costs.sleep_ns = 2'000'000'000 * scale;
+  t.costs.offcpu_ns = t.costs.runq_ns + t.costs.io_wait_ns + t.costs.sleep_ns;
+  t.costs.syscalls = 7 * scale;
+  t.costs.read_bytes = 4096 * scale;
+  t.costs.write_bytes = 10 * scale;
+  t.costs.net_tx_bytes = 3 * scale;
+  t.costs.net_rx_bytes = 5 * scale;
+  return t;
+}
+
+std::string from(const std::string &text, const std::string &start) {
+  const size_t at = text.find(start);
+  return at == std::string::npos ? "" : text.substr(at);
+}
+
+// Two threads get their own series, the third (over --max-threads 2) goes
+// to its pid's __overflow__ series; tid 101 exits after the first reading
+// and keeps its last values; process sums add what each reading added.
+TEST(Prometheus, ThreadFamiliesGoldenText) {
+  PrometheusSink sink({"demo", 10, 2});
+  sink.update_threads({thread(100, 100, "main", 1'500'000'000, 1),
+                       thread(100, 101, "wo\"rk\n", 500'000'000, 2),
+                       thread(100, 102, "extra", 100'000'000, 1)},
+                      1'000'000'000);
+  sink.update_threads(
+      {thread(100, 100, "main", 2'000'000'000, 2), thread(100, 102, "extra", 300'000'000, 3)},
+      2'000'000'000);
+  EXPECT_EQ(from(sink.render(ExpositionFormat::kText004), "# HELP kernspan_thread_"),
+            R"(# HELP kernspan_thread_cpu_seconds_total CPU time of each traced thread since attach.
+# TYPE kernspan_thread_cpu_seconds_total counter
+kernspan_thread_cpu_seconds_total{service_name="demo",pid="100",tid="100",thread="main"} 2
+kernspan_thread_cpu_seconds_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n"} 0.5
+kernspan_thread_cpu_seconds_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__"} 0.3
+# HELP kernspan_thread_offcpu_seconds_total Time each traced thread spent off-CPU since attach, by reason.
+# TYPE kernspan_thread_offcpu_seconds_total counter
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="100",thread="main",reason="runq"} 0.5
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="100",thread="main",reason="io"} 0.25
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="100",thread="main",reason="sleep"} 4
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",reason="runq"} 0.5
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",reason="io"} 0.25
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",reason="sleep"} 4
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",reason="runq"} 0.75
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",reason="io"} 0.375
+kernspan_thread_offcpu_seconds_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",reason="sleep"} 6
+# HELP kernspan_thread_syscalls_total System calls of each traced thread since attach.
+# TYPE kernspan_thread_syscalls_total counter
+kernspan_thread_syscalls_total{service_name="demo",pid="100",tid="100",thread="main"} 14
+kernspan_thread_syscalls_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n"} 14
+kernspan_thread_syscalls_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__"} 21
+# HELP kernspan_thread_io_bytes_total Bytes each traced thread read and wrote with read and write system calls.
+# TYPE kernspan_thread_io_bytes_total counter
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="100",thread="main",direction="read"} 8192
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="100",thread="main",direction="write"} 20
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",direction="read"} 8192
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",direction="write"} 20
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",direction="read"} 12288
+kernspan_thread_io_bytes_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",direction="write"} 30
+# HELP kernspan_thread_network_bytes_total Bytes each traced thread sent and received on TCP and UDP sockets.
+# TYPE kernspan_thread_network_bytes_total counter
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="100",thread="main",direction="sent"} 6
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="100",thread="main",direction="received"} 10
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",direction="sent"} 6
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="101",thread="wo\"rk\n",direction="received"} 10
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",direction="sent"} 9
+kernspan_thread_network_bytes_total{service_name="demo",pid="100",tid="__overflow__",thread="__overflow__",direction="received"} 15
+# HELP kernspan_thread_overflow_total Threads counted under tid __overflow__ because the thread limit was reached.
+# TYPE kernspan_thread_overflow_total counter
+kernspan_thread_overflow_total 1
+# HELP kernspan_threads Threads with their own series, exited ones still kept included.
+# TYPE kernspan_threads gauge
+kernspan_threads 2
+# HELP kernspan_process_offcpu_seconds_total Time the traced process's threads spent off-CPU since attach, by reason.
+# TYPE kernspan_process_offcpu_seconds_total counter
+kernspan_process_offcpu_seconds_total{service_name="demo",pid="100",reason="runq"} 1.75
+kernspan_process_offcpu_seconds_total{service_name="demo",pid="100",reason="io"} 0.875
+kernspan_process_offcpu_seconds_total{service_name="demo",pid="100",reason="sleep"} 14
+# HELP kernspan_process_syscalls_total System calls of the traced process's threads since attach.
+# TYPE kernspan_process_syscalls_total counter
+kernspan_process_syscalls_total{service_name="demo",pid="100"} 49
+# HELP kernspan_process_network_bytes_total Bytes the traced process's threads sent and received on TCP and UDP sockets.
+# TYPE kernspan_process_network_bytes_total counter
+kernspan_process_network_bytes_total{service_name="demo",pid="100",direction="sent"} 21
+kernspan_process_network_bytes_total{service_name="demo",pid="100",direction="received"} 35
+)");
+  const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);
+  EXPECT_NE(om.find("# TYPE kernspan_thread_cpu_seconds counter\n# UNIT "
+                    "kernspan_thread_cpu_seconds seconds\n"),
+            std::string::npos);
+  EXPECT_NE(om.find("\nkernspan_threads 2\n"), std::string::npos);
+  EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
+}
+
+// Without a reading (thread costs off) there are no thread families.
+TEST(Prometheus, NoThreadFamiliesWithoutThreadReadings) {
+  PrometheusSink sink({"demo", 10});
+  EXPECT_EQ(sink.render(ExpositionFormat::kText004).find("kernspan_thread"), std::string::npos);
+  sink.update_threads({}, 1);
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_EQ(
+      from(text, "# HELP kernspan_thread_"),
+      R"(# HELP kernspan_thread_overflow_total Threads counted under tid __overflow__ because the thread limit was reached.
+# TYPE kernspan_thread_overflow_total counter
+kernspan_thread_overflow_total 0
+# HELP kernspan_threads Threads with their own series, exited ones still kept included.
+# TYPE kernspan_threads gauge
+kernspan_threads 0
+)");
+}
+
+// An exited thread's series go once it has been absent for the retention
+// time, freeing its slot; process sums never go down; a tid whose totals
+// went down is a new thread and counts from zero.
+TEST(Prometheus, ExitedThreadsExpireAndReusedTidsCountAgain) {
+  PrometheusOptions o{"demo", 10, 1};
+  o.thread_retention_ns = 1000;
+  PrometheusSink sink(o);
+  sink.update_threads({thread(7, 8, "a", 3'000'000'000, 1)}, 0);
+  sink.update_threads({}, 1000); // absent, still within the retention time
+  std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(text.find("kernspan_thread_cpu_seconds_total{service_name=\"demo\",pid=\"7\",tid=\"8\","
+                      "thread=\"a\"} 3\n"),
+            std::string::npos)
+      << text;
+  sink.update_threads({thread(7, 9, "b", 1'000'000'000, 1)}, 1001); // over the limit
+  sink.update_threads({thread(7, 9, "b", 1'000'000'000, 1)}, 1002);
+  text = sink.render(ExpositionFormat::kText004);
+  EXPECT_EQ(text.find("tid=\"8\""), std::string::npos) << text; // expired
+  EXPECT_NE(text.find("kernspan_threads 0\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_thread_overflow_total 1\n"), std::string::npos);
+  EXPECT_NE(text.find("tid=\"__overflow__\",thread=\"__overflow__\"} 1\n"), std::string::npos);
+  // A new thread gets the freed slot; tid 10 reused later restarts at its own values.
+  sink.update_threads({thread(7, 10, "c", 2'000'000'000, 1)}, 1003);
+  sink.update_threads({thread(7, 10, "c2", 500'000'000, 1)}, 1004);
+  text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(
+      text.find("kernspan_thread_cpu_seconds_total{service_name=\"demo\",pid=\"7\",tid=\"10\","
+                "thread=\"c2\"} 0.5\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kernspan_threads 1\n"), std::string::npos);
+  // tid 9 (overflow) exited: forgotten, but its share stays in the sum.
+  EXPECT_NE(text.find("tid=\"__overflow__\",thread=\"__overflow__\"} 1\n"), std::string::npos);
+  // 4 readings of new threads with syscalls 7 each: a, b, c, c2.
+  EXPECT_NE(text.find("kernspan_process_syscalls_total{service_name=\"demo\",pid=\"7\"} 28\n"),
+            std::string::npos)
+      << text;
+}
+
 // promtool (Debian package prometheus) lints the text format: names, units,
 // _total on counters, HELP on every family, parseable samples.
 TEST(Prometheus, PromtoolAcceptsTheTextFormat) {
@@ -307,14 +464,19 @@ TEST(Prometheus, PromtoolAcceptsTheTextFormat) {
   if (access(promtool, X_OK) != 0) {
     GTEST_SKIP() << "promtool not installed (apt-get install prometheus)";
   }
-  PrometheusSink sink({"demo", 1});
+  PrometheusSink sink({"demo", 1, 1});
   sink.on_span(child_span());
   sink.on_span(root_span()); // over the limit: the overflow series too
   auto odd = child_span();
   odd.name = "bad\"\n\xFF";
   sink.on_span(odd);
   sink.set_health(health());
+  sink.update_threads({thread(100, 100, "main", 1'500'000'000, 1),
+                       thread(100, 101, "bad\"\n\xFF", 500'000'000, 2),
+                       thread(200, 201, "other", 100'000'000, 1)},
+                      1);
   const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(text.find("tid=\"__overflow__\""), std::string::npos);
   const std::string cmd = std::string(promtool) + " check metrics 2>&1";
   FILE *p = popen(cmd.c_str(), "w");
   ASSERT_NE(p, nullptr);

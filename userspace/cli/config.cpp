@@ -285,6 +285,8 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
       {{"prometheus", [&](yaml_node_t *v) { c.prometheus = d.string(v, "prometheus"); }},
        {"max_span_names",
         [&](yaml_node_t *v) { c.max_span_names = d.integer(v, "max_span_names", 1, 1'000'000); }},
+       {"max_threads",
+        [&](yaml_node_t *v) { c.max_threads = d.integer(v, "max_threads", 1, 1'000'000); }},
        {"otlp", [&](yaml_node_t *v) { c.otlp = d.string(v, "otlp"); }},
        {"otlp_encoding",
         [&](yaml_node_t *v) {

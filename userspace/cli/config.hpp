@@ -22,6 +22,7 @@
 //   sinks:                       # at least one
 //     prometheus: 127.0.0.1:9464
 //     max_span_names: 1000
+//     max_threads: 256           # --max-threads
 //     otlp: http://localhost:4318
 //     otlp_encoding: protobuf    # or json
 //     otlp_gzip: false
@@ -68,6 +69,7 @@ struct ServeConfig {
   // sinks
   std::string prometheus;
   size_t max_span_names = 1000;
+  size_t max_threads = 256;
   std::string otlp;
   std::string otlp_encoding = "protobuf";
   bool otlp_gzip = false;

@@ -208,6 +208,7 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
   plan.bpf_stats = !o.sinks.prometheus.empty(); // someone will read them
   plan.costs = !o.no_costs;
+  plan.threads = plan.costs && !o.sinks.prometheus.empty(); // per-thread /metrics families
   plan.force_raw_tp = o.raw_tp;
   // Following, the probes go on the objects for every process (pid -1):
   // planned once, from the first process.
@@ -264,8 +265,14 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   SinkOptions sink_options = o.sinks;
   sink_options.spans = !stats_mode;
   SinkSet sink_set = make_sinks(sink_options, o.pids, sinks);
+  sink_set.read_threads(plan.threads);
 
   auto collector = collect::Collector::start(plan);
+  if (sink_set.reads_threads()) {
+    // Attach the thread iterators now, while the targets are known to live,
+    // so that a failure is an error before tracing rather than mid-run.
+    (void)collector->threads();
+  }
   collect::SignalStopper stopper(*collector);
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -41,6 +41,7 @@ PipelineOptions from_config(const ServeConfig &c) {
   s.service = c.service;
   s.prometheus = c.prometheus;
   s.max_span_names = c.max_span_names;
+  s.max_threads = c.max_threads;
   s.otlp = c.otlp;
   s.otlp_encoding = c.otlp_encoding;
   s.otlp_gzip = c.otlp_gzip;

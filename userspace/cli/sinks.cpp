@@ -36,6 +36,11 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
                  "distinct span names with their own metric series; more go to __overflow__")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd.add_option("--max-threads", o.max_threads,
+                 "threads with their own per-thread metric series; more are summed per process "
+                 "under tid __overflow__")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd.add_option("--otlp", o.otlp,
                  "push spans as OTLP/HTTP to URL (e.g. http://localhost:4318; /v1/traces is "
                  "appended unless URL has a path); default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
@@ -171,7 +176,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
   if (!o.prometheus.empty()) {
     const auto addr = exporters::parse_listen_address(o.prometheus);
     auto prom = std::make_unique<exporters::PrometheusSink>(
-        exporters::PrometheusOptions{service, o.max_span_names});
+        exporters::PrometheusOptions{service, o.max_span_names, o.max_threads});
     set.server_ = std::make_unique<exporters::MetricsServer>(addr, *prom);
     set.prometheus_ = prom.get();
     sinks.push_back(std::move(prom));
@@ -231,7 +236,7 @@ void SinkSet::update_aggregates(const std::vector<core::SpanAggregate> &aggregat
   }
 }
 
-void SinkSet::update_health(const collect::Collector &collector) {
+void SinkSet::update_health(collect::Collector &collector) {
   if (prometheus_ == nullptr) {
     return;
   }
@@ -247,6 +252,12 @@ void SinkSet::update_health(const collect::Collector &collector) {
     }
   }
   prometheus_->set_health(h);
+  if (read_threads_) {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    prometheus_->update_threads(
+        collector.threads(),
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+  }
 }
 
 } // namespace kernspan::cli

@@ -26,6 +26,7 @@ struct SinkOptions {
   std::string prometheus;       // [ADDR:]PORT, empty: no metrics endpoint
   std::string service;          // empty: the target's comm
   size_t max_span_names = 1000;
+  size_t max_threads = 256;               // threads with their own /metrics series
   std::string otlp;                       // collector URL; empty: OTEL_* variables, else none
   std::string otlp_encoding = "protobuf"; // or json
   bool otlp_gzip = false;
@@ -52,8 +53,13 @@ public:
   // Refresh what /metrics shows of kernspan's own health (the collector's
   // counters, ring-buffer fill and BPF program stats, plus every sink's
   // drops) and of the targets' resource use (/proc). A no-op without
-  // --prometheus.
-  void update_health(const collect::Collector &collector);
+  // --prometheus. With read_threads(true) it also reads the targets'
+  // per-thread totals (Collector::threads(), Plan::threads) for the thread
+  // families.
+  void update_health(collect::Collector &collector);
+  // Read per-thread totals on each update_health (needs Plan::threads).
+  void read_threads(bool on) { read_threads_ = on && prometheus_ != nullptr; }
+  [[nodiscard]] bool reads_threads() const { return read_threads_; }
   // --mode stats: hand the kernel's aggregates to /metrics. A no-op
   // without --prometheus.
   void update_aggregates(const std::vector<core::SpanAggregate> &aggregates);
@@ -66,6 +72,7 @@ private:
   const std::vector<std::unique_ptr<exporters::Sink>> *sinks_ = nullptr;
   exporters::PrometheusSink *prometheus_ = nullptr;
   std::vector<pid_t> targets_;
+  bool read_threads_ = false;
   std::unique_ptr<exporters::MetricsServer> server_;
 };
 
