@@ -312,9 +312,15 @@ double irq_work_count() {
   return total;
 }
 
+// flat_out: the per-span runs, where span_loop makes spans faster than any
+// consumer writes them; kernspan then gets a ring buffer that holds the whole
+// run, so no record is dropped (a dropped record would skip its write and
+// flatter the figure). The RSS runs keep the default 4 MiB.
 std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::string &bin, pid_t pid,
-                                     uint64_t seconds) {
+                                     uint64_t seconds, bool flat_out) {
   std::string p = std::to_string(pid);
+  const std::vector<std::string> ring =
+      flat_out ? std::vector<std::string>{"--ringbuf-mb", "64"} : std::vector<std::string>{};
   std::string probe = "usdt:" + bin + ":kernspan:";
   switch (t) {
   case kFloor:
@@ -323,11 +329,19 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
     return {o.bpftrace, "-p", p, "-e",
             probe + "span_begin { @s[tid] = nsecs; } " + probe +
                 "span_end { @h = hist(nsecs - @s[tid]); }"};
-  case kKernspanNoCosts:
-    return {o.kernspan, "trace",     "-p", p,           "-d", std::to_string(seconds),
-            "-o",       "/dev/null", "-q", "--no-costs"};
-  case kKernspan:
-    return {o.kernspan, "trace", "-p", p, "-d", std::to_string(seconds), "-o", "/dev/null", "-q"};
+  case kKernspanNoCosts: {
+    std::vector<std::string> a = {
+        o.kernspan, "trace",     "-p", p,           "-d", std::to_string(seconds),
+        "-o",       "/dev/null", "-q", "--no-costs"};
+    a.insert(a.end(), ring.begin(), ring.end());
+    return a;
+  }
+  case kKernspan: {
+    std::vector<std::string> a = {o.kernspan, "trace",     "-p", p, "-d", std::to_string(seconds),
+                                  "-o",       "/dev/null", "-q"};
+    a.insert(a.end(), ring.begin(), ring.end());
+    return a;
+  }
   default:
     return {};
   }
@@ -351,8 +365,8 @@ Run measure(const Options &o, Tracer t, Site s, uint64_t iterations, uint64_t ra
     pump({&loop}, now_ns() + 10'000'000'000ULL,
          [&] { return !loop.err_lines.empty() || loop.exited(); });
     uint64_t budget_s = 60 + (rate ? iterations / rate : 0);
-    tracer =
-        spawn(kTracerNames[t], tracer_args(o, t, bin, loop.pid, budget_s), true, o.pin ? 1 : -1);
+    tracer = spawn(kTracerNames[t], tracer_args(o, t, bin, loop.pid, budget_s, rate == 0), true,
+                   o.pin ? 1 : -1);
   }
   std::vector<Child *> kids = {&loop};
   if (tracer) {
