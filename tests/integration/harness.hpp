@@ -2,6 +2,7 @@
 // Helpers for integration tests: start processes, wait, read JSON Lines.
 #pragma once
 
+#include <functional>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -44,5 +45,26 @@ struct Result {
   std::string err;
 };
 Result run(const std::vector<std::string> &argv, int timeout_ms = 30000);
+
+// A program that prints "ready" on stdout and then waits for SIGUSR1, traced
+// by kernspan from before the signal to the end.
+struct ReadyRun {        // NOLINT(bugprone-exception-escape): test data
+  Proc prog;             // the program: its pid and captured output
+  bool attached = false; // kernspan said "attached"; if not, the program was killed
+  int prog_status = -1;
+  int ks_status = -1;
+  std::string ks_out;
+  std::string ks_err;
+};
+// Runs kernspan with the arguments `ks_argv` makes for the program's pid
+// (it may write a configuration file first). A program that never says
+// "ready" is a test failure here; a kernspan that does not attach is the
+// caller's to judge (some tests expect it to refuse).
+ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
+                     const std::function<std::vector<std::string>(pid_t)> &ks_argv,
+                     int ks_exit_ms = 10000);
+// The same with `kernspan trace -p PID ks_args...`.
+ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
+                     const std::vector<std::string> &ks_args, int ks_exit_ms = 10000);
 
 } // namespace kernspan::itest
