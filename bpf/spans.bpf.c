@@ -306,45 +306,37 @@ static __always_inline int ks_end(__u64 name_ptr)
  * these read the registers directly; userspace attaches them only where
  * every site's note says so. Other layouts go through libbpf's argument
  * specs (the *_usdt twins below).
+ *
+ * KS_REGS_PROG(name) defines each body once for two programs: `name`, a
+ * USDT program, and `name_m`, the same attached through multi-uprobe links
+ * (userspace sets the expected attach type): one link per probe name for all
+ * its sites. The body is inlined into both.
  */
-SEC("usdt")
-int span_begin(struct pt_regs *ctx)
+#define KS_REGS_PROG(name)                                                                         \
+	static __always_inline int name##_body(struct pt_regs *ctx);                               \
+	SEC("usdt") int name(struct pt_regs *ctx)                                                  \
+	{                                                                                          \
+		return name##_body(ctx);                                                           \
+	}                                                                                          \
+	SEC("uprobe") int name##_m(struct pt_regs *ctx)                                            \
+	{                                                                                          \
+		return name##_body(ctx);                                                           \
+	}                                                                                          \
+	static __always_inline int name##_body(struct pt_regs *ctx)
+
+KS_REGS_PROG(span_begin)
 {
 	return ks_begin(PT_REGS_PARM1(ctx), 0);
 }
 
-SEC("usdt")
-int span_begin_remote(struct pt_regs *ctx)
+KS_REGS_PROG(span_begin_remote)
 {
 	__u64 tp = PT_REGS_PARM2(ctx);
 
 	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
 }
 
-SEC("usdt")
-int span_end(struct pt_regs *ctx)
-{
-	return ks_end(PT_REGS_PARM1(ctx));
-}
-
-/* The same, attached through multi-uprobe links (userspace sets the
- * expected attach type): one link per probe name for all its sites. */
-SEC("uprobe")
-int span_begin_m(struct pt_regs *ctx)
-{
-	return ks_begin(PT_REGS_PARM1(ctx), 0);
-}
-
-SEC("uprobe")
-int span_begin_remote_m(struct pt_regs *ctx)
-{
-	__u64 tp = PT_REGS_PARM2(ctx);
-
-	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
-}
-
-SEC("uprobe")
-int span_end_m(struct pt_regs *ctx)
+KS_REGS_PROG(span_end)
 {
 	return ks_end(PT_REGS_PARM1(ctx));
 }
