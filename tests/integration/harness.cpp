@@ -156,4 +156,17 @@ ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
       ks_exit_ms);
 }
 
+void ReadyProgTest::SetUp() {
+  KS_REQUIRE_ROOT();
+  prog_ = spawn(argv_);
+  ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000)) << slurp(prog_.err_path);
+}
+
+void ReadyProgTest::TearDown() {
+  if (prog_.pid > 0) {
+    kill(prog_.pid, SIGKILL);
+    wait_exit(prog_, 2000);
+  }
+}
+
 } // namespace kernspan::itest

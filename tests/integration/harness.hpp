@@ -8,6 +8,7 @@
 #include <string>
 #include <sys/types.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace kernspan::itest {
@@ -66,5 +67,18 @@ ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
 // The same with `kernspan trace -p PID ks_args...`.
 ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
                      const std::vector<std::string> &ks_args, int ks_exit_ms = 10000);
+
+// A fixture (root only) whose program `argv` is started and ready (it waits
+// for SIGUSR1, which it never gets) for each test, and killed after it.
+class ReadyProgTest : public ::testing::Test {
+protected:
+  explicit ReadyProgTest(std::vector<std::string> argv) : argv_(std::move(argv)) {}
+  void SetUp() override;
+  void TearDown() override;
+  Proc prog_;
+
+private:
+  std::vector<std::string> argv_;
+};
 
 } // namespace kernspan::itest

@@ -115,19 +115,9 @@ TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
       << r.ks_out;
 }
 
-class PairErrors : public ::testing::Test {
+class PairErrors : public ReadyProgTest {
 protected:
-  void SetUp() override {
-    KS_REQUIRE_ROOT();
-    prog_ = spawn({ASYNC_BIN});
-    ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
-  }
-  void TearDown() override {
-    if (prog_.pid > 0) {
-      kill(prog_.pid, SIGKILL);
-      wait_exit(prog_, 2000);
-    }
-  }
+  PairErrors() : ReadyProgTest({ASYNC_BIN}) {}
   void expect_error(const std::string &flag, const std::string &spec, const std::string &needle) {
     const auto r =
         run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog_.pid), flag, spec, "-d", "1", "-q"});
@@ -135,7 +125,6 @@ protected:
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   }
-  Proc prog_;
 };
 
 TEST_F(PairErrors, BadSyntaxPointsAtTheCharacter) {

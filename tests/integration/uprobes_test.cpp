@@ -176,19 +176,9 @@ TEST(Uprobes, ListByProcessFindsLibraryFunctions) {
 }
 
 // Bad input: one line on stderr, exit status 1 (2 for flag syntax).
-class UprobeErrors : public ::testing::Test {
+class UprobeErrors : public ReadyProgTest {
 protected:
-  void SetUp() override {
-    KS_REQUIRE_ROOT();
-    prog_ = spawn({UPROBES_BIN});
-    ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
-  }
-  void TearDown() override {
-    if (prog_.pid > 0) {
-      kill(prog_.pid, SIGKILL);
-      wait_exit(prog_, 2000);
-    }
-  }
+  UprobeErrors() : ReadyProgTest({UPROBES_BIN}) {}
   Result trace(const std::string &spec, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {
         KERNSPAN_BIN, "trace", "-p", std::to_string(prog_.pid), "--uprobe", spec, "-d", "1", "-q"};
@@ -201,7 +191,6 @@ protected:
     EXPECT_EQ(r.err.rfind("kernspan: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   }
-  Proc prog_;
 };
 
 TEST_F(UprobeErrors, MissingSymbolSuggestsTheNearestNames) {
