@@ -108,6 +108,19 @@ std::vector<nlohmann::json> read_jsonl(const std::string &path) {
   return out;
 }
 
+nlohmann::json read_json(const std::string &path) {
+  const std::string text = slurp(path);
+  return text.empty() ? nlohmann::json() : nlohmann::json::parse(text);
+}
+
+std::map<std::string, size_t> count_by_name(const std::vector<nlohmann::json> &spans) {
+  std::map<std::string, size_t> m;
+  for (const auto &s : spans) {
+    m[s["name"].get<std::string>()]++;
+  }
+  return m;
+}
+
 Result run(const std::vector<std::string> &argv, int timeout_ms) {
   Proc p = spawn(argv);
   const int st = wait_exit(p, timeout_ms);

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
@@ -37,6 +38,10 @@ std::string slurp(const std::string &path);
 bool wait_for_text(const Proc &p, const std::string &path, const std::string &needle,
                    int timeout_ms);
 std::vector<nlohmann::json> read_jsonl(const std::string &path);
+// The JSON document in `path`; null if the file is empty or missing.
+nlohmann::json read_json(const std::string &path);
+// How many spans (JSON Lines records) there are of each name.
+std::map<std::string, size_t> count_by_name(const std::vector<nlohmann::json> &spans);
 std::string temp_path(const std::string &stem);
 
 // Run to completion and return {status, stdout, stderr}.

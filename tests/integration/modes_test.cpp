@@ -123,10 +123,7 @@ FnStats stats_of_functions(const std::vector<std::string> &ks_args, long calls) 
   if (!t.attached) {
     return r;
   }
-  const std::string rep = slurp(report);
-  if (!rep.empty()) {
-    r.report = json::parse(rep);
-  }
+  r.report = read_json(report);
   return r;
 }
 
@@ -249,8 +246,7 @@ DemoRun demo_run(const std::vector<std::string> &ks_args, int requests,
   d.out = slurp(ks.out_path);
   d.err = slurp(ks.err_path);
   d.spans = read_jsonl(file);
-  const std::string rep = slurp(report);
-  d.report = rep.empty() ? json() : json::parse(rep);
+  d.report = read_json(report);
   return d;
 }
 

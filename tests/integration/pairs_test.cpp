@@ -40,14 +40,6 @@ PairRun trace_pairs(const std::vector<std::string> &argv, const std::vector<std:
   return r;
 }
 
-std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
-  std::map<std::string, size_t> m;
-  for (const auto &s : spans) {
-    m[s["name"].get<std::string>()]++;
-  }
-  return m;
-}
-
 TEST(Pairs, PythonFunctionProbesBecomeSpansNamedByTheFunction) {
   KS_REQUIRE_ROOT();
   struct stat st {};

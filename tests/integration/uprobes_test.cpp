@@ -45,19 +45,8 @@ FnRun trace_prog(const std::vector<std::string> &ks_args, std::vector<std::strin
     return r;
   }
   r.spans = read_jsonl(out);
-  const std::string rep = slurp(report);
-  if (!rep.empty()) {
-    r.report = json::parse(rep);
-  }
+  r.report = read_json(report);
   return r;
-}
-
-std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
-  std::map<std::string, size_t> m;
-  for (const auto &s : spans) {
-    m[s["name"].get<std::string>()]++;
-  }
-  return m;
 }
 
 std::string drops_line(const std::string &summary) {
