@@ -7,6 +7,8 @@
 //                          bench_target N times, print "ns_per_call X"
 //   fn_loop --idle         print "ready" and sleep until killed (attach and
 //                          detach timing of the 1000 fn_NNNN functions)
+#include "ready_signal.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -37,12 +39,7 @@ int main(int argc, char **argv) {
       idle = true;
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  std::printf("ready\n");
-  std::fflush(stdout);
+  const sigset_t set = kernspan_examples::say_ready();
   if (idle) {
     long s = 0;
     for (int i = 0; i < ks_bench_many_count; i++) {
@@ -53,8 +50,7 @@ int main(int argc, char **argv) {
     }
     return static_cast<int>(s);
   }
-  int sig = 0;
-  sigwait(&set, &sig);
+  kernspan_examples::wait_for_go(set);
   long sum = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < calls; i++) {

@@ -18,6 +18,7 @@
 #include "lib/maps.bpf.h"
 #include "lib/costs.bpf.h"
 #include "lib/modes.bpf.h"
+#include "lib/frames.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -120,19 +121,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	} else {
 		if (traceparent)
 			ks_count_drop(KS_DROP_BAD_TRACEPARENT);
-		if (d == 0) {
-			f->trace_id_hi = ks_next_id(t);
-			f->trace_id_lo = ks_next_id(t);
-			f->parent_span_id = 0;
-			f->flags |= ks_sample_root(f->trace_id_lo, 0);
-		} else {
-			struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
-
-			f->trace_id_hi = up->trace_id_hi;
-			f->trace_id_lo = up->trace_id_lo;
-			f->parent_span_id = up->span_id;
-			f->flags |= ks_sample_inherit(up->flags);
-		}
+		ks_frame_trace(t, f, d);
 	}
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
@@ -244,7 +233,7 @@ struct ks_find_ctx {
 	__u32 found;
 };
 
-static long ks_find_frame(__u32 k, void *arg)
+static long ks_find_frame_cb(__u32 k, void *arg)
 {
 	struct ks_find_ctx *c = arg;
 	__u32 i;
@@ -266,17 +255,9 @@ static __always_inline int ks_end(__u64 name_ptr)
 	struct ks_thread *t;
 	__u32 d, top;
 
-	if (!ks_is_target(id >> 32))
+	t = ks_end_thread(id);
+	if (!t)
 		return 0;
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
-	if (!t || t->depth == 0) {
-		ks_count_drop(KS_DROP_UNMATCHED_END);
-		return 0;
-	}
-	if (t->overflow) {
-		t->overflow--;
-		return 0;
-	}
 	d = t->depth;
 	top = (d - 1) & (KS_MAX_DEPTH - 1);
 	if (t->frames[top].name_ptr != name_ptr &&
@@ -287,7 +268,7 @@ static __always_inline int ks_end(__u64 name_ptr)
 		    .t = t, .name_ptr = name_ptr, .top = top, .found = KS_MAX_DEPTH};
 		__u32 found;
 
-		bpf_loop(KS_MAX_DEPTH, ks_find_frame, &fc, 0);
+		bpf_loop(KS_MAX_DEPTH, ks_find_frame_cb, &fc, 0);
 		found = fc.found;
 		if (found == KS_MAX_DEPTH) {
 			ks_count_drop(KS_DROP_UNMATCHED_END);
@@ -306,45 +287,37 @@ static __always_inline int ks_end(__u64 name_ptr)
  * these read the registers directly; userspace attaches them only where
  * every site's note says so. Other layouts go through libbpf's argument
  * specs (the *_usdt twins below).
+ *
+ * KS_REGS_PROG(name) defines each body once for two programs: `name`, a
+ * USDT program, and `name_m`, the same attached through multi-uprobe links
+ * (userspace sets the expected attach type): one link per probe name for all
+ * its sites. The body is inlined into both.
  */
-SEC("usdt")
-int span_begin(struct pt_regs *ctx)
+#define KS_REGS_PROG(name)                                                                         \
+	static __always_inline int name##_body(struct pt_regs *ctx);                               \
+	SEC("usdt") int name(struct pt_regs *ctx)                                                  \
+	{                                                                                          \
+		return name##_body(ctx);                                                           \
+	}                                                                                          \
+	SEC("uprobe") int name##_m(struct pt_regs *ctx)                                            \
+	{                                                                                          \
+		return name##_body(ctx);                                                           \
+	}                                                                                          \
+	static __always_inline int name##_body(struct pt_regs *ctx)
+
+KS_REGS_PROG(span_begin)
 {
 	return ks_begin(PT_REGS_PARM1(ctx), 0);
 }
 
-SEC("usdt")
-int span_begin_remote(struct pt_regs *ctx)
+KS_REGS_PROG(span_begin_remote)
 {
 	__u64 tp = PT_REGS_PARM2(ctx);
 
 	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
 }
 
-SEC("usdt")
-int span_end(struct pt_regs *ctx)
-{
-	return ks_end(PT_REGS_PARM1(ctx));
-}
-
-/* The same, attached through multi-uprobe links (userspace sets the
- * expected attach type): one link per probe name for all its sites. */
-SEC("uprobe")
-int span_begin_m(struct pt_regs *ctx)
-{
-	return ks_begin(PT_REGS_PARM1(ctx), 0);
-}
-
-SEC("uprobe")
-int span_begin_remote_m(struct pt_regs *ctx)
-{
-	__u64 tp = PT_REGS_PARM2(ctx);
-
-	return ks_begin(PT_REGS_PARM1(ctx), tp ? tp : 1);
-}
-
-SEC("uprobe")
-int span_end_m(struct pt_regs *ctx)
+KS_REGS_PROG(span_end)
 {
 	return ks_end(PT_REGS_PARM1(ctx));
 }

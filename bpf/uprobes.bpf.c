@@ -136,17 +136,9 @@ int fn_return(struct pt_regs *ctx)
 	struct ks_thread *t;
 	__u32 top, found, nargs;
 
-	if (!ks_is_target(id >> 32))
+	t = ks_end_thread(id);
+	if (!t)
 		return 0;
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
-	if (!t || t->depth == 0) {
-		ks_count_drop(KS_DROP_UNMATCHED_END);
-		return 0;
-	}
-	if (t->overflow) {
-		t->overflow--;
-		return 0;
-	}
 	cookie = bpf_get_attach_cookie(ctx);
 	tag = KS_FN_TAG | (__u32)cookie;
 	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);

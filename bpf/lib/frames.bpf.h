@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Pushing a frame and filling a span record from one, for the span sources
- * added by issue 4 (function uprobes, USDT pairs). Same ids and trace
- * inheritance as spans.bpf.c's ks_begin/ks_emit, which predate this header.
+ * added by issue 4 (function uprobes, USDT pairs). spans.bpf.c's
+ * ks_begin/ks_emit, which predate this header, share its trace inheritance
+ * (ks_frame_trace) and the checks at an end (ks_end_thread).
  */
 #ifndef KERNSPAN_BPF_LIB_FRAMES_BPF_H
 #define KERNSPAN_BPF_LIB_FRAMES_BPF_H
@@ -18,6 +19,27 @@ static __always_inline __u64 ks_frames_rand64(void)
 	__u64 v = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
 
 	return v ? v : 1; /* ids are never zero: zero means "no parent" */
+}
+
+/*
+ * The trace of frame f, being pushed at depth d with no remote parent: a new
+ * trace at the root (sampled there), else its parent's, as its child.
+ */
+static __always_inline void ks_frame_trace(struct ks_thread *t, struct ks_frame *f, __u32 d)
+{
+	if (d == 0) {
+		f->trace_id_hi = ks_next_id(t);
+		f->trace_id_lo = ks_next_id(t);
+		f->parent_span_id = 0;
+		f->flags |= ks_sample_root(f->trace_id_lo, 0);
+	} else {
+		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
+
+		f->trace_id_hi = up->trace_id_hi;
+		f->trace_id_lo = up->trace_id_lo;
+		f->parent_span_id = up->span_id;
+		f->flags |= ks_sample_inherit(up->flags);
+	}
 }
 
 /*
@@ -39,24 +61,35 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
 	f->name_ptr = key;
 	f->span_id = ks_next_id(t);
 	f->flags = 0;
-	if (d == 0) {
-		f->trace_id_hi = ks_next_id(t);
-		f->trace_id_lo = ks_next_id(t);
-		f->parent_span_id = 0;
-		f->flags |= ks_sample_root(f->trace_id_lo, 0);
-	} else {
-		struct ks_frame *up = &t->frames[(d - 1) & (KS_MAX_DEPTH - 1)];
-
-		f->trace_id_hi = up->trace_id_hi;
-		f->trace_id_lo = up->trace_id_lo;
-		f->parent_span_id = up->span_id;
-		f->flags |= ks_sample_inherit(up->flags);
-	}
+	ks_frame_trace(t, f, d);
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
 	if (targ_costs)
 		ks_costs_now(t, f->start_ns, &f->base);
 	return d;
+}
+
+/*
+ * The calling thread's storage when a span of process `id` ends, or NULL when
+ * there is nothing to end: not a target, no frame open (counted as an
+ * unmatched end), or its begin found the stack full (absorbed, t->overflow).
+ */
+static __always_inline struct ks_thread *ks_end_thread(__u64 id)
+{
+	struct ks_thread *t;
+
+	if (!ks_is_target(id >> 32))
+		return NULL;
+	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	if (!t || t->depth == 0) {
+		ks_count_drop(KS_DROP_UNMATCHED_END);
+		return NULL;
+	}
+	if (t->overflow) {
+		t->overflow--;
+		return NULL;
+	}
+	return t;
 }
 
 /* The depth of the innermost frame keyed by `key`, or KS_MAX_DEPTH. */

@@ -40,10 +40,7 @@ CostRun trace_testprog(const std::vector<std::string> &extra_flags,
   r.ks_status = wait_exit(ks, 10000);
   r.ks_err = slurp(ks.err_path);
   r.ks_out = slurp(ks.out_path);
-  const std::string rep = slurp(report);
-  if (!rep.empty()) {
-    r.report = json::parse(rep);
-  }
+  r.report = read_json(report);
   for (const auto &s : read_jsonl(out)) {
     r.spans.emplace(s["name"].get<std::string>(), s);
   }

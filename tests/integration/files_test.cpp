@@ -46,8 +46,7 @@ Capture capture(const std::string &format, int requests) {
   EXPECT_EQ(wait_exit(demo, 60000), 0);
   c.ks_status = wait_exit(ks, 10000);
   c.ks_err = slurp(ks.err_path);
-  const std::string r = slurp(report);
-  c.report = r.empty() ? json() : json::parse(r);
+  c.report = read_json(report);
   return c;
 }
 

@@ -86,31 +86,18 @@ struct Traced { // NOLINT(bugprone-exception-escape): test data
 // release it, and wait for kernspan to end by itself (the targets exit).
 Traced trace_follow(const std::vector<std::string> &prog_args,
                     const std::vector<std::string> &ks_args) {
-  Traced t;
   const std::string out = temp_path("follow.jsonl");
   std::vector<std::string> argv = {FOLLOW_BIN};
   argv.insert(argv.end(), prog_args.begin(), prog_args.end());
-  t.prog = spawn(argv);
-  if (!wait_for_text(t.prog, t.prog.out_path, "ready", 10000)) {
-    ADD_FAILURE() << "test program not ready: " << slurp(t.prog.err_path);
-    return t;
-  }
-  std::vector<std::string> ks = {KERNSPAN_BIN, "trace", "-p", std::to_string(t.prog.pid),
-                                 "-o",         out,     "-q"};
+  std::vector<std::string> ks = {"-o", out, "-q"};
   ks.insert(ks.end(), ks_args.begin(), ks_args.end());
-  Proc k = spawn(ks);
-  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
-    kill(t.prog.pid, SIGKILL);
-    wait_exit(t.prog, 2000);
-    t.ks_status = wait_exit(k, 5000);
-    ADD_FAILURE() << "kernspan did not attach: " << slurp(k.err_path);
+  const ReadyRun r = trace_ready(argv, ks, 30000);
+  Traced t{r.prog, r.ks_status, r.ks_out, r.ks_err, {}};
+  if (!r.attached) {
+    ADD_FAILURE() << "kernspan did not attach: " << t.ks_err;
     return t;
   }
-  kill(t.prog.pid, SIGUSR1);
-  EXPECT_EQ(wait_exit(t.prog, 30000), 0);
-  t.ks_status = wait_exit(k, 30000);
-  t.ks_out = slurp(k.out_path);
-  t.ks_err = slurp(k.err_path);
+  EXPECT_EQ(r.prog_status, 0);
   t.spans = read_jsonl(out);
   return t;
 }

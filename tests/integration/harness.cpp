@@ -108,10 +108,78 @@ std::vector<nlohmann::json> read_jsonl(const std::string &path) {
   return out;
 }
 
+nlohmann::json read_json(const std::string &path) {
+  const std::string text = slurp(path);
+  return text.empty() ? nlohmann::json() : nlohmann::json::parse(text);
+}
+
+std::map<std::string, size_t> count_by_name(const std::vector<nlohmann::json> &spans) {
+  std::map<std::string, size_t> m;
+  for (const auto &s : spans) {
+    m[s["name"].get<std::string>()]++;
+  }
+  return m;
+}
+
 Result run(const std::vector<std::string> &argv, int timeout_ms) {
   Proc p = spawn(argv);
   const int st = wait_exit(p, timeout_ms);
   return {st, slurp(p.out_path), slurp(p.err_path)};
+}
+
+ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
+                     const std::function<std::vector<std::string>(pid_t)> &ks_argv,
+                     int ks_exit_ms) {
+  ReadyRun r;
+  r.prog = spawn(prog_argv);
+  if (!wait_for_text(r.prog, r.prog.out_path, "ready", 10000)) {
+    kill(r.prog.pid, SIGKILL);
+    wait_exit(r.prog, 2000);
+    ADD_FAILURE() << prog_argv.front() << " not ready: " << slurp(r.prog.err_path);
+    return r;
+  }
+  std::vector<std::string> ks = {KERNSPAN_BIN};
+  const std::vector<std::string> args = ks_argv(r.prog.pid);
+  ks.insert(ks.end(), args.begin(), args.end());
+  Proc k = spawn(ks);
+  r.attached = wait_for_text(k, k.err_path, "attached", 20000);
+  if (r.attached) {
+    kill(r.prog.pid, SIGUSR1);
+    r.prog_status = wait_exit(r.prog, 60000);
+    r.ks_status = wait_exit(k, ks_exit_ms);
+  } else {
+    kill(r.prog.pid, SIGKILL);
+    wait_exit(r.prog, 2000);
+    r.ks_status = wait_exit(k, 5000);
+  }
+  r.ks_out = slurp(k.out_path);
+  r.ks_err = slurp(k.err_path);
+  return r;
+}
+
+ReadyRun trace_ready(const std::vector<std::string> &prog_argv,
+                     const std::vector<std::string> &ks_args, int ks_exit_ms) {
+  return trace_ready(
+      prog_argv,
+      [&](pid_t pid) {
+        std::vector<std::string> ks = {"trace", "-p", std::to_string(pid)};
+        ks.insert(ks.end(), ks_args.begin(), ks_args.end());
+        return ks;
+      },
+      ks_exit_ms);
+}
+
+void ReadyProgTest::SetUp() {
+  KS_REQUIRE_ROOT();
+  prog_ = spawn(argv_);
+  ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000)) << slurp(prog_.err_path);
+}
+
+void ReadyProgTest::TearDown() {
+  if (prog_.pid > 0) {
+    kill(prog_.pid, SIGKILL);
+    wait_exit(prog_, 2000);
+  }
 }
 
 } // namespace kernspan::itest

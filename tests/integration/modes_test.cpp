@@ -114,33 +114,16 @@ struct FnStats { // NOLINT(bugprone-exception-escape): test data
 
 // testprog_uprobes under `kernspan trace --mode stats` with `ks_args`.
 FnStats stats_of_functions(const std::vector<std::string> &ks_args, long calls) {
-  FnStats r;
   const std::string report = temp_path("modes-report.json");
-  Proc prog = spawn({UPROBES_BIN, "--report", report, "--calls", std::to_string(calls)});
-  if (!wait_for_text(prog, prog.out_path, "ready", 10000)) {
-    ADD_FAILURE() << "test program not ready: " << slurp(prog.err_path);
-    return r;
-  }
-  std::vector<std::string> ks = {KERNSPAN_BIN, "trace",  "-p",   std::to_string(prog.pid),
-                                 "-q",         "--mode", "stats"};
+  std::vector<std::string> ks = {"-q", "--mode", "stats"};
   ks.insert(ks.end(), ks_args.begin(), ks_args.end());
-  Proc k = spawn(ks);
-  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
-    kill(prog.pid, SIGKILL);
-    wait_exit(prog, 2000);
-    r.ks_status = wait_exit(k, 5000);
-    r.ks_err = slurp(k.err_path);
+  const ReadyRun t =
+      trace_ready({UPROBES_BIN, "--report", report, "--calls", std::to_string(calls)}, ks);
+  FnStats r{t.prog_status, t.ks_status, {}, t.ks_out, t.ks_err};
+  if (!t.attached) {
     return r;
   }
-  kill(prog.pid, SIGUSR1);
-  r.prog_status = wait_exit(prog, 60000);
-  r.ks_status = wait_exit(k, 10000);
-  r.ks_out = slurp(k.out_path);
-  r.ks_err = slurp(k.err_path);
-  const std::string rep = slurp(report);
-  if (!rep.empty()) {
-    r.report = json::parse(rep);
-  }
+  r.report = read_json(report);
   return r;
 }
 
@@ -195,26 +178,16 @@ TEST(Modes, StatsModeCountsOwnSpansExactly) {
 // --mode stats with `ks_args`: kernspan's stdout, or "" on failure.
 std::string stats_of_ready(const std::vector<std::string> &argv,
                            const std::vector<std::string> &ks_args) {
-  Proc prog = spawn(argv);
-  if (!wait_for_text(prog, prog.out_path, "ready", 10000)) {
-    ADD_FAILURE() << "target not ready: " << slurp(prog.err_path);
-    return "";
-  }
-  std::vector<std::string> ks = {KERNSPAN_BIN, "trace",  "-p",   std::to_string(prog.pid),
-                                 "-q",         "--mode", "stats"};
+  std::vector<std::string> ks = {"-q", "--mode", "stats"};
   ks.insert(ks.end(), ks_args.begin(), ks_args.end());
-  Proc k = spawn(ks);
-  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
-    kill(prog.pid, SIGKILL);
-    wait_exit(prog, 2000);
-    wait_exit(k, 5000);
-    ADD_FAILURE() << "kernspan did not attach: " << slurp(k.err_path);
+  const ReadyRun t = trace_ready(argv, ks);
+  if (!t.attached) {
+    ADD_FAILURE() << "kernspan did not attach: " << t.ks_err;
     return "";
   }
-  kill(prog.pid, SIGUSR1);
-  EXPECT_EQ(wait_exit(prog, 60000), 0);
-  EXPECT_EQ(wait_exit(k, 10000), 0) << slurp(k.err_path);
-  return slurp(k.out_path);
+  EXPECT_EQ(t.prog_status, 0);
+  EXPECT_EQ(t.ks_status, 0) << t.ks_err;
+  return t.ks_out;
 }
 
 TEST(Modes, StatsModeCountsUsdtPairsExactly) {
@@ -273,8 +246,7 @@ DemoRun demo_run(const std::vector<std::string> &ks_args, int requests,
   d.out = slurp(ks.out_path);
   d.err = slurp(ks.err_path);
   d.spans = read_jsonl(file);
-  const std::string rep = slurp(report);
-  d.report = rep.empty() ? json() : json::parse(rep);
+  d.report = read_json(report);
   return d;
 }
 

@@ -26,41 +26,18 @@ struct PairRun {
 };
 
 // Start argv (prints "ready", waits for SIGUSR1), attach, release, collect.
-PairRun trace_ready(const std::vector<std::string> &argv, const std::vector<std::string> &ks_args) {
-  PairRun r;
+PairRun trace_pairs(const std::vector<std::string> &argv, const std::vector<std::string> &ks_args) {
   const std::string out = temp_path("pairs.jsonl");
-  Proc prog = spawn(argv);
-  if (!wait_for_text(prog, prog.out_path, "ready", 10000)) {
-    ADD_FAILURE() << "target not ready: " << slurp(prog.err_path);
-    return r;
-  }
-  std::vector<std::string> ks = {KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid),
-                                 "-o",         out,     "-q"};
+  std::vector<std::string> ks = {"-o", out, "-q"};
   ks.insert(ks.end(), ks_args.begin(), ks_args.end());
-  Proc k = spawn(ks);
-  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
-    kill(prog.pid, SIGKILL);
-    wait_exit(prog, 2000);
-    r.ks_status = wait_exit(k, 5000);
-    r.ks_err = slurp(k.err_path);
+  const ReadyRun t = trace_ready(argv, ks);
+  PairRun r{t.prog_status, t.ks_status, {}, t.ks_out, t.ks_err};
+  if (!t.attached) {
     ADD_FAILURE() << "kernspan did not attach: " << r.ks_err;
     return r;
   }
-  kill(prog.pid, SIGUSR1);
-  r.prog_status = wait_exit(prog, 60000);
-  r.ks_status = wait_exit(k, 10000);
-  r.ks_out = slurp(k.out_path);
-  r.ks_err = slurp(k.err_path);
   r.spans = read_jsonl(out);
   return r;
-}
-
-std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
-  std::map<std::string, size_t> m;
-  for (const auto &s : spans) {
-    m[s["name"].get<std::string>()]++;
-  }
-  return m;
 }
 
 TEST(Pairs, PythonFunctionProbesBecomeSpansNamedByTheFunction) {
@@ -70,7 +47,7 @@ TEST(Pairs, PythonFunctionProbesBecomeSpansNamedByTheFunction) {
     GTEST_SKIP() << kPython << " missing: apt-get install python3.11-minimal";
   }
   const std::string report = temp_path("py-report.json");
-  const PairRun r = trace_ready({kPython, PYPROG, "300", report},
+  const PairRun r = trace_pairs({kPython, PYPROG, "300", report},
                                 {"--span",
                                  "python:function__entry..python:function__return,name=arg1,"
                                  "attr.file=str(arg0),attr.line=arg2",
@@ -103,7 +80,7 @@ TEST(Pairs, PythonFunctionProbesBecomeSpansNamedByTheFunction) {
 
 TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
   KS_REQUIRE_ROOT();
-  const PairRun r = trace_ready({ASYNC_BIN, "--jobs", "200"},
+  const PairRun r = trace_pairs({ASYNC_BIN, "--jobs", "200"},
                                 {"--span",
                                  std::string("kernspan:job_start..kernspan:job_done,id=arg0,"
                                              "name=arg1,attr.job=arg0,attr.status=end.arg1"),
@@ -130,19 +107,9 @@ TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
       << r.ks_out;
 }
 
-class PairErrors : public ::testing::Test {
+class PairErrors : public ReadyProgTest {
 protected:
-  void SetUp() override {
-    KS_REQUIRE_ROOT();
-    prog_ = spawn({ASYNC_BIN});
-    ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
-  }
-  void TearDown() override {
-    if (prog_.pid > 0) {
-      kill(prog_.pid, SIGKILL);
-      wait_exit(prog_, 2000);
-    }
-  }
+  PairErrors() : ReadyProgTest({ASYNC_BIN}) {}
   void expect_error(const std::string &flag, const std::string &spec, const std::string &needle) {
     const auto r =
         run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog_.pid), flag, spec, "-d", "1", "-q"});
@@ -150,7 +117,6 @@ protected:
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   }
-  Proc prog_;
 };
 
 TEST_F(PairErrors, BadSyntaxPointsAtTheCharacter) {

@@ -137,22 +137,22 @@ TEST(Serve, ConfigProbesTraceFunctionsWithExactCounts) {
   KS_REQUIRE_ROOT();
   const std::string report = temp_path("serve-fn-report.json");
   const std::string spans = temp_path("serve-fn.jsonl");
-  Proc prog = spawn({UPROBES_BIN, "--report", report, "--calls", "300"});
-  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000)) << slurp(prog.err_path);
   const std::string config = temp_path("serve-fn.yaml");
-  std::ofstream(config) << "targets:\n  - pid: " << prog.pid
-                        << "\nprobes:\n"
-                           "  uprobe:\n"
-                           "    - 'testprog_uprobes:app_add,args=2'\n"
-                           "    - 'libksfn:fnlib_square'\n"
-                           "  costs: false\n"
-                           "sinks:\n  output: "
-                        << spans << "\n";
-  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
-  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 20000)) << slurp(ks.err_path);
-  kill(prog.pid, SIGUSR1);
-  ASSERT_EQ(wait_exit(prog, 60000), 0);
-  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path); // stops when its target exits
+  const ReadyRun r =
+      trace_ready({UPROBES_BIN, "--report", report, "--calls", "300"}, [&](pid_t pid) {
+        std::ofstream(config) << "targets:\n  - pid: " << pid
+                              << "\nprobes:\n"
+                                 "  uprobe:\n"
+                                 "    - 'testprog_uprobes:app_add,args=2'\n"
+                                 "    - 'libksfn:fnlib_square'\n"
+                                 "  costs: false\n"
+                                 "sinks:\n  output: "
+                              << spans << "\n";
+        return std::vector<std::string>{"serve", "--config", config};
+      });
+  ASSERT_TRUE(r.attached) << r.ks_err;
+  ASSERT_EQ(r.prog_status, 0);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err; // stops when its target exits
   const auto rep = nlohmann::json::parse(slurp(report));
   std::map<std::string, size_t> counts;
   for (const auto &s : read_jsonl(spans)) {
@@ -165,29 +165,29 @@ TEST(Serve, ConfigProbesTraceFunctionsWithExactCounts) {
   EXPECT_EQ(counts, (std::map<std::string, size_t>{{"app_add", 300}, {"fnlib_square", 300}}));
   EXPECT_EQ(rep["app_add"], 300);
   EXPECT_EQ(rep["fnlib_square"], 300);
-  EXPECT_NE(slurp(ks.out_path).find("app_add"), std::string::npos) << "summary printed";
+  EXPECT_NE(r.ks_out.find("app_add"), std::string::npos) << "summary printed";
 }
 
 // mode: stats from the configuration: counts kept in the kernel, exact.
 TEST(Serve, ConfigStatsModeCountsExactly) {
   KS_REQUIRE_ROOT();
   const std::string report = temp_path("serve-stats-report.json");
-  Proc prog = spawn({UPROBES_BIN, "--report", report, "--calls", "300"});
-  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000)) << slurp(prog.err_path);
   const std::string config = temp_path("serve-stats.yaml");
-  std::ofstream(config) << "targets:\n  - pid: " << prog.pid
-                        << "\nmode: stats\n"
-                           "probes:\n"
-                           "  uprobe: ['testprog_uprobes:app_add', 'libksfn:fnlib_square']\n"
-                           "sinks:\n  prometheus: '127.0.0.1:0'\n";
-  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
-  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 20000)) << slurp(ks.err_path);
-  kill(prog.pid, SIGUSR1);
-  ASSERT_EQ(wait_exit(prog, 60000), 0);
-  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  const ReadyRun r =
+      trace_ready({UPROBES_BIN, "--report", report, "--calls", "300"}, [&](pid_t pid) {
+        std::ofstream(config) << "targets:\n  - pid: " << pid
+                              << "\nmode: stats\n"
+                                 "probes:\n"
+                                 "  uprobe: ['testprog_uprobes:app_add', 'libksfn:fnlib_square']\n"
+                                 "sinks:\n  prometheus: '127.0.0.1:0'\n";
+        return std::vector<std::string>{"serve", "--config", config};
+      });
+  ASSERT_TRUE(r.attached) << r.ks_err;
+  ASSERT_EQ(r.prog_status, 0);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
   // stats mode sends no span records: the counts come from kernel maps
-  EXPECT_NE(slurp(ks.err_path).find("after 0 records"), std::string::npos) << slurp(ks.err_path);
-  const std::string summary = slurp(ks.out_path);
+  EXPECT_NE(r.ks_err.find("after 0 records"), std::string::npos) << r.ks_err;
+  const std::string summary = r.ks_out;
   for (const std::string name : {"app_add", "fnlib_square"}) {
     const auto pos = summary.find("\n" + name + " ");
     ASSERT_NE(pos, std::string::npos) << summary;

@@ -57,19 +57,8 @@ Traced trace_demo(std::vector<std::string> demo_args) {
   t.ks_out = slurp(ks.out_path);
   t.ks_err = slurp(ks.err_path);
   t.spans = read_jsonl(out);
-  const std::string r = slurp(report);
-  if (!r.empty()) {
-    t.report = json::parse(r);
-  }
+  t.report = read_json(report);
   return t;
-}
-
-std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
-  std::map<std::string, size_t> m;
-  for (const auto &s : spans) {
-    m[s["name"].get<std::string>()]++;
-  }
-  return m;
 }
 
 // Every drop counter in the summary is zero ("drops: none" or "name=0").

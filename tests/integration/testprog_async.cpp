@@ -4,6 +4,8 @@
 // not span markers: kernspan:job_start(id, name) on the producer thread,
 // kernspan:job_done(id, status) on the consumer thread. Prints "ready",
 // waits for SIGUSR1, runs --jobs jobs, exits.
+#include "ready_signal.hpp"
+
 #include <kernspan/kernspan.h>
 
 #include <condition_variable>
@@ -27,14 +29,7 @@ int main(int argc, char **argv) {
       jobs = std::atol(argv[i + 1]);
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  std::printf("ready\n");
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&set, &sig);
+  kernspan_examples::wait_for_go(kernspan_examples::say_ready());
 
   std::mutex mu;
   std::condition_variable cv;

@@ -14,6 +14,8 @@
 //   --exec-child PATH  forks one child that execs PATH --spans K (e.g. a
 //                copy of this program: it waits for SIGUSR1 in turn), prints
 //                "exec-child <pid>", does its own spans and waits for it.
+#include "ready_signal.hpp"
+
 #include <kernspan/kernspan.h>
 #include <sys/wait.h>
 
@@ -82,15 +84,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  std::printf("ready\n");
-  std::fflush(stdout);
+  const sigset_t set = kernspan_examples::say_ready();
   if (wait) {
-    int sig = 0;
-    sigwait(&set, &sig);
+    kernspan_examples::wait_for_go(set);
   }
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) { // an exec'd child must not hold it

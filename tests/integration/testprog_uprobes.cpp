@@ -9,6 +9,7 @@
 //   shop::Cache::lookup(k)   3 x --calls, a C++ method
 //   outer() -> jumper()      --jumps times; jumper longjmps out of itself
 #include "fnlib.hpp"
+#include "ready_signal.hpp"
 
 #include <csetjmp>
 #include <csignal>
@@ -62,14 +63,7 @@ int main(int argc, char **argv) {
       report = argv[i + 1];
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  std::printf("ready\n");
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&set, &sig);
+  kernspan_examples::wait_for_go(kernspan_examples::say_ready());
 
   long sum = 0;
   const shop::Cache cache;

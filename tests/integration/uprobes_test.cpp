@@ -27,7 +27,6 @@ struct FnRun { // NOLINT(bugprone-exception-escape): test data
 // Start the program, attach kernspan with `ks_args`, then let it run.
 FnRun trace_prog(const std::vector<std::string> &ks_args, std::vector<std::string> prog_args,
                  const std::vector<std::string> &env = {}) {
-  FnRun r;
   const std::string report = temp_path("fn-report.json");
   const std::string out = temp_path("fn-spans.jsonl");
   std::vector<std::string> argv;
@@ -38,41 +37,16 @@ FnRun trace_prog(const std::vector<std::string> &ks_args, std::vector<std::strin
   argv.push_back(UPROBES_BIN);
   argv.insert(argv.end(), {"--report", report});
   argv.insert(argv.end(), prog_args.begin(), prog_args.end());
-  Proc prog = spawn(argv);
-  if (!wait_for_text(prog, prog.out_path, "ready", 10000)) {
-    ADD_FAILURE() << "test program not ready: " << slurp(prog.err_path);
-    return r;
-  }
-  std::vector<std::string> ks = {KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid),
-                                 "-o",         out,     "-q"};
+  std::vector<std::string> ks = {"-o", out, "-q"};
   ks.insert(ks.end(), ks_args.begin(), ks_args.end());
-  Proc k = spawn(ks);
-  if (!wait_for_text(k, k.err_path, "attached", 20000)) {
-    kill(prog.pid, SIGKILL);
-    wait_exit(prog, 2000);
-    r.ks_status = wait_exit(k, 5000);
-    r.ks_err = slurp(k.err_path);
+  const ReadyRun t = trace_ready(argv, ks);
+  FnRun r{t.prog_status, t.ks_status, {}, {}, t.ks_out, t.ks_err};
+  if (!t.attached) {
     return r;
   }
-  kill(prog.pid, SIGUSR1);
-  r.prog_status = wait_exit(prog, 60000);
-  r.ks_status = wait_exit(k, 10000);
-  r.ks_out = slurp(k.out_path);
-  r.ks_err = slurp(k.err_path);
   r.spans = read_jsonl(out);
-  const std::string rep = slurp(report);
-  if (!rep.empty()) {
-    r.report = json::parse(rep);
-  }
+  r.report = read_json(report);
   return r;
-}
-
-std::map<std::string, size_t> count_by_name(const std::vector<json> &spans) {
-  std::map<std::string, size_t> m;
-  for (const auto &s : spans) {
-    m[s["name"].get<std::string>()]++;
-  }
-  return m;
 }
 
 std::string drops_line(const std::string &summary) {
@@ -191,19 +165,9 @@ TEST(Uprobes, ListByProcessFindsLibraryFunctions) {
 }
 
 // Bad input: one line on stderr, exit status 1 (2 for flag syntax).
-class UprobeErrors : public ::testing::Test {
+class UprobeErrors : public ReadyProgTest {
 protected:
-  void SetUp() override {
-    KS_REQUIRE_ROOT();
-    prog_ = spawn({UPROBES_BIN});
-    ASSERT_TRUE(wait_for_text(prog_, prog_.out_path, "ready", 10000));
-  }
-  void TearDown() override {
-    if (prog_.pid > 0) {
-      kill(prog_.pid, SIGKILL);
-      wait_exit(prog_, 2000);
-    }
-  }
+  UprobeErrors() : ReadyProgTest({UPROBES_BIN}) {}
   Result trace(const std::string &spec, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {
         KERNSPAN_BIN, "trace", "-p", std::to_string(prog_.pid), "--uprobe", spec, "-d", "1", "-q"};
@@ -216,7 +180,6 @@ protected:
     EXPECT_EQ(r.err.rfind("kernspan: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   }
-  Proc prog_;
 };
 
 TEST_F(UprobeErrors, MissingSymbolSuggestsTheNearestNames) {

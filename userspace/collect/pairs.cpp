@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/pairs.hpp"
 
-#include <cstring>
-
 namespace kernspan::collect {
 
 ks_pair_cfg pair_config(const probe::SpanSpec &spec) {
@@ -25,28 +23,9 @@ std::optional<core::Span> decode_pair_span(const void *data, size_t size,
                                            const std::vector<probe::SpanSpec> &pairs,
                                            DecodeError *err) {
   ks_pair_span_rec r;
-  if (size < sizeof(r)) {
-    if (err != nullptr) {
-      *err = DecodeError::kShort;
-    }
-    return std::nullopt;
-  }
-  std::memcpy(&r, data, sizeof(r));
-  if (r.span.hdr.kind != KS_REC_PAIR_SPAN || r.pair_id >= pairs.size()) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadKind;
-    }
-    return std::nullopt;
-  }
-  if (r.span.hdr.size != sizeof(r)) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadSize;
-    }
-    return std::nullopt;
-  }
-  r.span.hdr.kind = KS_REC_SPAN;
-  r.span.hdr.size = sizeof(r.span);
-  auto span = decode_span(&r.span, sizeof(r.span), clock, err);
+  auto span = decode_span_part(
+      r, data, size, KS_REC_PAIR_SPAN,
+      [&pairs](const ks_pair_span_rec &rec) { return rec.pair_id < pairs.size(); }, clock, err);
   if (!span) {
     return std::nullopt;
   }

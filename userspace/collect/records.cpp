@@ -98,29 +98,8 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
 std::optional<FnSpan> decode_fn_span(const void *data, size_t size, const core::ClockOffset &clock,
                                      DecodeError *err) {
   ks_fn_span_rec r;
-  if (size < sizeof(r)) {
-    if (err != nullptr) {
-      *err = DecodeError::kShort;
-    }
-    return std::nullopt;
-  }
-  std::memcpy(&r, data, sizeof(r));
-  if (r.span.hdr.kind != KS_REC_FN_SPAN) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadKind;
-    }
-    return std::nullopt;
-  }
-  if (r.span.hdr.size != sizeof(r)) {
-    if (err != nullptr) {
-      *err = DecodeError::kBadSize;
-    }
-    return std::nullopt;
-  }
-  // The span part is an ordinary span record.
-  r.span.hdr.kind = KS_REC_SPAN;
-  r.span.hdr.size = sizeof(r.span);
-  auto span = decode_span(&r.span, sizeof(r.span), clock, err);
+  auto span = decode_span_part(
+      r, data, size, KS_REC_FN_SPAN, [](const ks_fn_span_rec &) { return true; }, clock, err);
   if (!span) {
     return std::nullopt;
   }

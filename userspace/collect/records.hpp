@@ -14,6 +14,7 @@ extern "C" {
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 namespace kernspan::collect {
@@ -43,6 +44,35 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size);
 // Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err = nullptr);
+
+// Copy a record that extends a span record (member `span`, then its own
+// fields) out of `data` into `r`, check it is whole and of kind `kind` (and
+// `valid(r)`, e.g. an index in range), and decode its span part as an
+// ordinary span record. `data` may be unaligned.
+template <typename Rec, typename Valid>
+std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
+                                           decltype(ks_hdr::kind) kind, Valid valid,
+                                           const core::ClockOffset &clock, DecodeError *err) {
+  auto fail = [err](DecodeError e) -> std::optional<core::Span> {
+    if (err != nullptr) {
+      *err = e;
+    }
+    return std::nullopt;
+  };
+  if (size < sizeof(r)) {
+    return fail(DecodeError::kShort);
+  }
+  std::memcpy(&r, data, sizeof(r));
+  if (r.span.hdr.kind != kind || !valid(r)) {
+    return fail(DecodeError::kBadKind);
+  }
+  if (r.span.hdr.size != sizeof(r)) {
+    return fail(DecodeError::kBadSize);
+  }
+  r.span.hdr.kind = KS_REC_SPAN;
+  r.span.hdr.size = sizeof(r.span);
+  return decode_span(&r.span, sizeof(r.span), clock, err);
+}
 
 // The tag in name_ptr that marks a function span, and its probe id.
 inline bool is_fn_tag(uint64_t name_ptr) {
