@@ -59,6 +59,10 @@
 #define KS_DROP_SAMPLED_OUT 10 /* --mode sample: spans of traces not kept */
 #define KS_DROP_FILTERED 11    /* --min-duration: spans ended too soon */
 #define KS_DROP_STATS_FULL 12  /* --mode stats: no room for a new span name */
+/* Slot 13: spans open longer than --span-timeout, reported incomplete by
+ * the expire_spans iterator (their ends never came: exceptions, longjmp
+ * out of a marked region, a thread blocked for good). */
+#define KS_DROP_TIMED_OUT 13
 /* Slot 14: a process to follow (fork child, exec of --binary) found the
  * `targets` set full and is not traced. */
 #define KS_DROP_FOLLOW_FULL 14
@@ -228,6 +232,9 @@ struct ks_pair_span_rec {
 #define KS_SAMPLE_BITS 56
 /* ks_frame.flags only, never in a record: the frame's trace is not kept. */
 #define KS_FRAME_UNSAMPLED (1u << 31)
+/* --span-timeout: this open frame was already reported incomplete by the
+ * expire_spans iterator; its end, if it ever comes, sends nothing. */
+#define KS_FRAME_TIMED_OUT (1u << 30)
 #define KS_STAT_SLOTS 64 /* slot i: durations in [2^i, 2^(i+1)) ns; 0 also in 0 */
 
 /* Who a span is: its frame key (name pointer, KS_FN_TAG | probe id or

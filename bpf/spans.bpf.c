@@ -376,8 +376,8 @@ static long ks_exit_one(__u32 k, void *arg)
 	if (t->depth == 0)
 		return 1;
 	top = (t->depth - 1) & (KS_MAX_DEPTH - 1);
-	if (!(t->frames[top].flags & KS_FRAME_UNSAMPLED))
-		ks_count_drop(KS_DROP_INCOMPLETE); /* else counted as sampled out */
+	if (!(t->frames[top].flags & (KS_FRAME_UNSAMPLED | KS_FRAME_TIMED_OUT)))
+		ks_count_drop(KS_DROP_INCOMPLETE); /* else counted as sampled out or timed out */
 	ks_emit_rec(t, top, c->id, c->now, KS_SPAN_INCOMPLETE, true);
 	t->depth = top;
 	return 0;
@@ -413,4 +413,79 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(thread_exit_raw, struct task_struct *task)
 {
 	return ks_thread_exit(bpf_get_current_task_btf());
+}
+
+/*
+ * --span-timeout: run by userspace once a second over each target's threads
+ * (iter/task, attached per process). A frame open longer than the timeout
+ * is reported now as an incomplete span and marked, so its end, if it ever
+ * comes, sends nothing more. The record carries no name (userspace names it
+ * from the target: bpf_probe_read_user here would read kernspan's memory)
+ * and no costs (they belong to the thread's own context).
+ */
+struct ks_expire_ctx {
+	struct ks_thread *t;
+	__u64 id; /* tgid << 32 | tid of the iterated thread */
+	__u64 now;
+	char comm[KS_COMM_LEN];
+};
+
+static long ks_expire_one(__u32 k, void *arg)
+{
+	struct ks_expire_ctx *c = arg;
+	struct ks_frame *f;
+	struct ks_span_rec *r;
+
+	if (k >= c->t->depth)
+		return 1;
+	f = &c->t->frames[k & (KS_MAX_DEPTH - 1)];
+	if ((f->flags & (KS_FRAME_TIMED_OUT | KS_FRAME_UNSAMPLED)) || c->now < f->start_ns ||
+	    c->now - f->start_ns < targ_span_timeout_ns)
+		return 0;
+	if (targ_mode == KS_MODE_STATS) { /* no records: counted only */
+		f->flags |= KS_FRAME_TIMED_OUT;
+		ks_count_drop(KS_DROP_TIMED_OUT);
+		return 0;
+	}
+	r = bpf_ringbuf_reserve(&events, KS_SPAN_REC_NO_COSTS_NO_NAME, 0);
+	if (!r) {
+		ks_count_drop(KS_DROP_RINGBUF);
+		return 0; /* tried again next second */
+	}
+	ks_fill_hdr(&r->hdr, KS_REC_SPAN, KS_SPAN_REC_NO_COSTS_NO_NAME, c->id, c->now);
+	r->start_ns = f->start_ns;
+	r->end_ns = c->now;
+	r->trace_id_hi = f->trace_id_hi;
+	r->trace_id_lo = f->trace_id_lo;
+	r->span_id = f->span_id;
+	r->parent_span_id = f->parent_span_id;
+	r->depth = k;
+	r->flags = (f->flags & ~(KS_FRAME_TIMED_OUT | KS_FRAME_UNSAMPLED)) | KS_SPAN_INCOMPLETE |
+		   KS_SPAN_NAME_OMITTED;
+	r->name_ptr = f->name_ptr;
+	__builtin_memcpy(r->comm, c->comm, KS_COMM_LEN);
+	bpf_ringbuf_submit(r, ks_rb_flags(KS_SPAN_REC_NO_COSTS_NO_NAME));
+	f->flags |= KS_FRAME_TIMED_OUT;
+	ks_count_drop(KS_DROP_TIMED_OUT);
+	return 0;
+}
+
+SEC("iter/task")
+int expire_spans(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ks_expire_ctx c = {};
+	struct ks_thread *t;
+
+	if (!task || !targ_span_timeout_ns)
+		return 0;
+	t = bpf_task_storage_get(&threads, task, 0, 0);
+	if (!t || t->depth == 0)
+		return 0;
+	c.t = t;
+	c.id = ((__u64)task->tgid << 32) | (__u32)task->pid;
+	c.now = bpf_ktime_get_ns();
+	bpf_probe_read_kernel_str(c.comm, sizeof(c.comm), task->comm);
+	bpf_loop(KS_MAX_DEPTH, ks_expire_one, &c, 0);
+	return 0;
 }

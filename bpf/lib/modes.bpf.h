@@ -17,6 +17,8 @@ const volatile __u8 targ_mode __weak = KS_MODE_TRACE;
 const volatile __u64 targ_sample_below __weak = 0;
 /* Spans that end sooner than this after their begin are not submitted. */
 const volatile __u64 targ_min_duration_ns __weak = 0;
+/* --span-timeout (0: none): see expire_spans in spans.bpf.c. */
+const volatile __u64 targ_span_timeout_ns __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -176,6 +178,8 @@ __weak __noinline int ks_stats_add(struct ks_thread *t, const struct ks_costs *b
 static __always_inline bool ks_mode_consumed(struct ks_thread *t, const struct ks_frame *f,
 					     __u64 id, __u64 now, __u32 extra)
 {
+	if (targ_span_timeout_ns && (f->flags & KS_FRAME_TIMED_OUT))
+		return true; /* reported when it timed out */
 	if (targ_mode == KS_MODE_SAMPLE && (f->flags & KS_FRAME_UNSAMPLED)) {
 		ks_count_drop(KS_DROP_SAMPLED_OUT);
 		return true;

@@ -281,6 +281,39 @@ TEST(Spine, ChangingSpanAndThreadNamesStayExactRawTp) {
   expect_exact_names(true);
 }
 
+// --span-timeout: a span past the timeout is reported once, incomplete, when
+// the timeout passes; its late end sends nothing more. A span never ended
+// is reported the same way (not only at thread exit).
+TEST(Spine, SpanTimeoutReportsLateAndLostSpansOnce) {
+  KS_REQUIRE_ROOT();
+  const std::string out = temp_path("timeout.jsonl");
+  Proc prog = spawn({TIMEOUT_BIN});
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "-o", out, "-q",
+                   "--span-timeout", "1s"});
+  ASSERT_EQ(wait_exit(prog, 20000), 0) << slurp(prog.err_path);
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  const auto spans = read_jsonl(out);
+  std::map<std::string, std::vector<json>> by_name;
+  for (const auto &s : spans) {
+    by_name[s["name"].get<std::string>()].push_back(s);
+  }
+  ASSERT_EQ(by_name["quick"].size(), 1u) << slurp(ks.out_path);
+  EXPECT_FALSE(by_name["quick"][0]["attributes"].contains("kernspan.incomplete"));
+  for (const char *name : {"late", "lost"}) {
+    ASSERT_EQ(by_name[name].size(), 1u) << name << "\n" << slurp(ks.out_path);
+    const json &s = by_name[name][0];
+    EXPECT_EQ(s["attributes"]["kernspan.incomplete"], true) << s.dump();
+    EXPECT_EQ(s["thread"], "testprog_timeou") << s.dump();
+    const auto ms = (s["end_unix_nano"].get<uint64_t>() - s["start_unix_nano"].get<uint64_t>()) /
+                    1'000'000;
+    EXPECT_GE(ms, 1000u) << s.dump();
+    EXPECT_LT(ms, 4000u) << "reported at the timeout, not at its end: " << s.dump();
+  }
+  const std::string summary = slurp(ks.out_path);
+  EXPECT_NE(summary.find("span_timed_out=2"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("incomplete_span=0"), std::string::npos) << summary;
+}
+
 TEST(Spine, SysSdtProbesUseTheGenericArgumentPath) {
   KS_REQUIRE_ROOT();
   const std::string out = temp_path("sdt.jsonl");

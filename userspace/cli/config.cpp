@@ -219,6 +219,15 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
                                 "' is not a duration (e.g. 500us, 2ms, 1s or plain ns)");
                 }
               }},
+             {"span_timeout",
+              [&](yaml_node_t *v) {
+                c.span_timeout = d.string(v, "span_timeout");
+                const auto ns = core::parse_duration_ns(c.span_timeout);
+                if (!ns || *ns == 0) {
+                  d.fail(v,
+                         "span_timeout '" + c.span_timeout + "' is not a duration (e.g. 30s, 5m)");
+                }
+              }},
              {"max_spans_per_second",
               [&](yaml_node_t *v) {
                 c.max_spans_per_second = d.integer(v, "max_spans_per_second", 1, 1'000'000'000);

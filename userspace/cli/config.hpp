@@ -18,6 +18,8 @@
 //   mode: sample                 # optional: trace (default), sample or stats
 //   sample_rate: 0.1             # with mode: sample
 //   min_duration: 2ms            # optional, filtered in the kernel
+//   span_timeout: 5m             # optional: open spans reported incomplete after it
+//   span_timeout: 5m             # optional: open spans reported incomplete after it
 //   max_spans_per_second: 5000   # optional, in userspace
 //   sinks:                       # at least one
 //     prometheus: 127.0.0.1:9464
@@ -65,6 +67,7 @@ struct ServeConfig {
   std::string mode = "trace"; // trace, sample or stats
   double sample_rate = 0;     // 0: not given
   std::string min_duration;   // "2ms"; "" : none
+  std::string span_timeout;   // "30s"; "" : none
   uint64_t max_spans_per_second = 0;
   // sinks
   std::string prometheus;

@@ -170,6 +170,14 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
     }
     plan.min_duration_ns = *ns;
   }
+  if (!o.span_timeout.empty()) {
+    const auto ns = core::parse_duration_ns(o.span_timeout);
+    if (!ns || *ns == 0) {
+      throw probe::ProbeError("invalid --span-timeout '" + o.span_timeout +
+                              "': use e.g. 30s, 5m or 500ms");
+    }
+    plan.span_timeout_ns = *ns;
+  }
   if (plan.mode != Mode::kStats) {
     return;
   }

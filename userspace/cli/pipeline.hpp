@@ -32,6 +32,7 @@ struct PipelineOptions {
   std::string mode = "trace";
   double sample_rate = 0; // 0: not given
   std::string min_duration;
+  std::string span_timeout; // --span-timeout: "" none
   uint64_t max_spans_per_second = 0;
   bool follow_children = false; // --follow-children
   std::string binary;           // --binary: every process running it (pids: those at start)

@@ -36,6 +36,7 @@ PipelineOptions from_config(const ServeConfig &c) {
   o.mode = c.mode;
   o.sample_rate = c.sample_rate;
   o.min_duration = c.min_duration;
+  o.span_timeout = c.span_timeout;
   o.max_spans_per_second = c.max_spans_per_second;
   SinkOptions &s = o.sinks;
   s.service = c.service;

@@ -72,6 +72,12 @@ Runner add_trace(CLI::App &app) {
                   "remote parent is dropped when its traceparent says not sampled, else kept "
                   "by the same test on its trace id")
       ->type_name("R");
+  cmd->add_option("--span-timeout", opts->span_timeout,
+                  "report a span still open after D (e.g. 30s, 5m) as incomplete, once, and "
+                  "count it (span_timed_out): an end that never comes (an exception or longjmp "
+                  "out of a marked region, a thread blocked for good) then still shows; if the "
+                  "end does come later it sends nothing more. Checked once a second")
+      ->type_name("D");
   cmd->add_option("--min-duration", opts->min_duration,
                   "complete spans shorter than D are not sent (filtered in the kernel, counted); "
                   "D as 500us, 2ms, 1.5s or plain nanoseconds")

@@ -74,14 +74,10 @@ int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
 }
 
 const char *const kDropNames[KS_DROP_MAX] = {
-    "ringbuf_full",    "span_stack_overflow",
-    "unmatched_end",   "mismatched_end",
-    "bad_traceparent", "no_task_storage",
-    "incomplete_span", "reserved",
-    "fn_return_lost",  "async_span_full",
-    "sampled_out",     "filtered",
-    "stats_full",      "reserved",
-    "follow_full",     "retransmit_unattributed",
+    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
+    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
+    "fn_return_lost",  "async_span_full",     "sampled_out",     "filtered",
+    "stats_full",      "span_timed_out",      "follow_full",     "retransmit_unattributed",
 };
 
 // Does this kernel's tcp:tcp_retransmit_skb pass `err` (sk, skb, err)? The
@@ -271,11 +267,12 @@ struct Collector::Impl {
   Plan plan;
   ks_kernspan *skel = nullptr;
   ring_buffer *rb = nullptr;
-  std::vector<bpf_link *> links;       // span_end and the tracepoints
-  std::vector<bpf_link *> begin_links; // span_begin*
-  std::vector<bpf_link *> iter_links;  // dump_threads, one per target
-  std::vector<int> fn_return_links;    // multi-uprobe links (function returns)
-  std::vector<int> fn_entry_links;     // multi-uprobe links (function entries)
+  std::vector<bpf_link *> links;        // span_end and the tracepoints
+  std::vector<bpf_link *> begin_links;  // span_begin*
+  std::vector<bpf_link *> iter_links;   // dump_threads, one per target
+  std::vector<bpf_link *> expire_links; // expire_spans (--span-timeout), one per target
+  std::vector<int> fn_return_links;     // multi-uprobe links (function returns)
+  std::vector<int> fn_entry_links;      // multi-uprobe links (function entries)
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
@@ -356,6 +353,10 @@ struct Collector::Impl {
     for (auto *l : links) {
       bpf_link__destroy(l);
     }
+    for (auto *l : expire_links) {
+      bpf_link__destroy(l);
+    }
+    expire_links.clear();
     for (auto *l : iter_links) {
       bpf_link__destroy(l);
     }
@@ -461,6 +462,39 @@ struct Collector::Impl {
       names.emplace(key_of(tgid), "<unknown>"); // ask once
     }
     return "<unknown>";
+  }
+
+  // --span-timeout: run the expire_spans iterator over each target's
+  // threads; what it reports arrives through the ring buffer.
+  void expire_spans() {
+    if (plan.span_timeout_ns == 0 || skel == nullptr || detached ||
+        !bpf_program__autoload(skel->progs.expire_spans)) {
+      return;
+    }
+    if (expire_links.empty()) {
+      for (pid_t t : plan.tgids) {
+        union bpf_iter_link_info info {};
+        info.task.pid = static_cast<__u32>(t);
+        bpf_iter_attach_opts opts{};
+        opts.sz = sizeof(opts);
+        opts.link_info = &info;
+        opts.link_info_len = sizeof(info);
+        bpf_link *l = bpf_program__attach_iter(skel->progs.expire_spans, &opts);
+        if (l != nullptr) { // a target already gone has nothing to expire
+          expire_links.push_back(l);
+        }
+      }
+    }
+    for (auto *l : expire_links) {
+      const int fd = bpf_iter_create(bpf_link__fd(l));
+      if (fd < 0) {
+        continue;
+      }
+      std::array<char, 256> sink{};
+      while (read(fd, sink.data(), sink.size()) > 0) {
+      }
+      close(fd);
+    }
   }
 
   const std::string &function_name(uint32_t probe_id) const {
@@ -583,6 +617,10 @@ struct Collector::Impl {
       bpf_program__set_autoload(p, plan.bench_floor && !plan.bench_sched_only);
     }
     bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
+    // --span-timeout: an iterator run each tick (needs BTF, as tp_btf does).
+    bpf_program__set_autoload(skel->progs.expire_spans, plan.span_timeout_ns != 0 && use_tp_btf);
+    bpf_program__set_autoattach(skel->progs.expire_spans, false);
+    skel->rodata->targ_span_timeout_ns = plan.span_timeout_ns;
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
     // With -v: the verifier's statistics per program (BPF_LOG_STATS).
     std::map<std::string, std::vector<char>> stats_logs;
@@ -1044,6 +1082,7 @@ StopReason Collector::run(const SpanFn &on_span, const TickFn &on_tick) {
       why = StopReason::kDuration;
     }
     if (now >= next_tick) {
+      m.expire_spans();
       m.rescan_targets();
       if (on_tick) {
         on_tick();

@@ -98,6 +98,7 @@ struct Plan {
   Mode mode = Mode::kTrace;
   double sample_rate = 1.0;      // kSample: fraction of traces kept, (0, 1]
   uint64_t min_duration_ns = 0;  // complete spans shorter than this are not sent
+  uint64_t span_timeout_ns = 0;  // spans open longer are reported incomplete (0: never)
   uint32_t stats_entries = 4096; // kStats: span identities (name x process) kept
   // Turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) while
   // the collector lives, so program_stats() has run time and run counts.
