@@ -304,8 +304,8 @@ TEST(Spine, SpanTimeoutReportsLateAndLostSpansOnce) {
     const json &s = by_name[name][0];
     EXPECT_EQ(s["attributes"]["kernspan.incomplete"], true) << s.dump();
     EXPECT_EQ(s["thread"], "testprog_timeou") << s.dump();
-    const auto ms = (s["end_unix_nano"].get<uint64_t>() - s["start_unix_nano"].get<uint64_t>()) /
-                    1'000'000;
+    const auto ms =
+        (s["end_unix_nano"].get<uint64_t>() - s["start_unix_nano"].get<uint64_t>()) / 1'000'000;
     EXPECT_GE(ms, 1000u) << s.dump();
     EXPECT_LT(ms, 4000u) << "reported at the timeout, not at its end: " << s.dump();
   }
