@@ -34,15 +34,19 @@ std::string join_objects(const std::vector<std::string> &v) {
   return s;
 }
 
+// The process's mappings, or none if it is gone (the attach will say so).
+std::vector<probe::Mapping> maps_or_none(pid_t pid) {
+  try {
+    return probe::read_maps(pid);
+  } catch (const probe::ProbeError &) {
+    return {};
+  }
+}
+
 // The read-only mappings of `object` in process `pid` (its .rodata and
 // text, where string literals live), merged when adjacent.
-void add_name_ranges(collect::Plan &plan, pid_t pid, const std::string &object) {
-  std::vector<probe::Mapping> maps;
-  try {
-    maps = probe::read_maps(pid);
-  } catch (const probe::ProbeError &) {
-    return; // gone: the attach will say so
-  }
+void add_name_ranges(collect::Plan &plan, pid_t pid, const std::vector<probe::Mapping> &maps,
+                     const std::string &object) {
   for (const auto &m : maps) {
     if (m.path != object || m.perms.size() < 2 || m.perms[1] == 'w') {
       continue;
@@ -69,12 +73,16 @@ void plan_process(const PipelineOptions &o, collect::Plan &plan, pid_t pid, size
   }
   const size_t before = plan.usdt.size();
   const size_t uprobes_before = plan.uprobes.size();
+  std::optional<std::vector<probe::Mapping>> maps; // read once, when first needed
   for (const auto &obj : found) {
     const auto attaches = span_probe_attaches(pid, obj.open_path, obj.probes);
     plan.usdt.insert(plan.usdt.end(), attaches.begin(), attaches.end());
     if (!attaches.empty()) {
       (*objects)++;
-      add_name_ranges(plan, pid, obj.object);
+      if (!maps) {
+        maps = maps_or_none(pid);
+      }
+      add_name_ranges(plan, pid, *maps, obj.object);
     }
   }
   *objects += plan_functions(o.functions, pid, plan).size();
