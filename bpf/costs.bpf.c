@@ -13,11 +13,12 @@
  *                runq if the thread is still runnable (preempted, yielded),
  *                io_wait if it blocks in D state, sleep otherwise; the
  *                kernel's run_delay of the thread is noted (rd_out);
- *   switch-in    oncpu_since = now: the piece ends. The thread's next
- *                program run splits it: the part the kernel counted as
- *                run-queue wait (run_delay growth over the piece: from the
- *                wakeup to the switch-in) is runq, the rest goes to the
- *                label's bucket.
+ *   switch-in    the piece ends; the time is parked in the CPU's `oncpu`
+ *                slot. The thread's next program run (ks_sync_oncpu) sets
+ *                oncpu_since from it and splits the piece: the part the
+ *                kernel counted as run-queue wait (run_delay growth over the
+ *                piece: from the wakeup to the switch-in) is runq, the rest
+ *                goes to the label's bucket.
  * No wakeup programs: the kernel already times the wait after a wakeup.
  * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns.
  */
@@ -80,11 +81,32 @@ static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
 }
 
 /*
- * tp_btf: every task's storage is reachable, so the switch-in is noted at
- * once. The piece it closes is split later, by the thread's own next program
- * run (ks_sync_oncpu): the tracepoint fires before the scheduler adds the
- * wait that ends here to run_delay (sched_info_arrive), and the rq clock it
- * uses is not reachable (`runqueues` is not in kallsyms here).
+ * A target thread switching in: its time is parked in this CPU's `oncpu`
+ * slot, not written to its own storage (a second task-storage lookup per
+ * switch, and cold lines of a thread that was off CPU). Its next program run
+ * takes it (ks_sync_oncpu), at the latest its own switch-out: until then it
+ * runs on this CPU, so no other switch-in can overwrite the slot. A slot
+ * left by a thread that since went elsewhere is never read as its own: to
+ * run again anywhere, that thread has to switch in, which parks anew. So a
+ * switch to another process's thread touches nothing.
+ */
+static __always_inline void ks_switch_in(__u32 tid, __u64 now)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
+
+	if (!slot)
+		return;
+	slot->tid = tid;
+	slot->since = now ? now : bpf_ktime_get_ns();
+}
+
+/*
+ * The tp_btf variant reads the tasks through BTF pointers; its raw_tp twin
+ * (older kernels) takes prev as the current task and reads next with
+ * probe reads. The tracepoint fires before the scheduler adds the wait that
+ * ends at this switch-in to next's run_delay (sched_info_arrive), which is
+ * one more reason the piece is split later, in the thread's own context.
  */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -96,33 +118,16 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		now = bpf_ktime_get_ns();
 		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
 	}
-	if (ks_cost_target(next->tgid)) {
-		struct ks_thread *t =
-		    bpf_task_storage_get(&threads, next, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-		if (!t) {
-			ks_count_drop(KS_DROP_NO_STORAGE);
-			return 0;
-		}
-		if (!now)
-			now = bpf_ktime_get_ns();
-		t->oncpu_since = now;
-	}
+	if (ks_cost_target(next->tgid))
+		ks_switch_in(next->pid, now);
 	return 0;
 }
 
-/*
- * raw_tp: only the current task's storage is reachable. prev is current;
- * next's switch-in time is parked in the per-CPU `oncpu` slot and applied by
- * its next program run (ks_sync_oncpu), which reads its run_delay then.
- */
 SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ks_cpu_slot *slot;
-	__u32 zero = 0;
 	__u64 now = 0;
 
 	if (ks_cost_target(id >> 32)) {
@@ -131,15 +136,8 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 		now = bpf_ktime_get_ns();
 		ks_switch_out((__u32)id, now, ks_off_reason(preempt, prev_state, cur->__state));
 	}
-	slot = bpf_map_lookup_elem(&oncpu, &zero);
-	if (!slot)
-		return 0;
-	if (ks_cost_target(BPF_CORE_READ(next, tgid))) {
-		slot->tid = BPF_CORE_READ(next, pid);
-		slot->since = now ? now : bpf_ktime_get_ns();
-	} else if (slot->tid) {
-		slot->tid = 0;
-	}
+	if (ks_cost_target(BPF_CORE_READ(next, tgid)))
+		ks_switch_in(BPF_CORE_READ(next, pid), now);
 	return 0;
 }
 
@@ -179,51 +177,66 @@ static __always_inline __u32 ks_rw_kind(__u32 nr)
 	return 0;
 }
 
-/* Syscalls: raw_tp on every kernel (only the current thread is touched, so
- * no BTF twin is needed). syscall_ns is wall time inside the kernel,
- * blocked time included. */
 /*
+ * Syscalls. syscall_ns is wall time inside the kernel, blocked time
+ * included.
+ *
  * x86-64's uretprobe and uprobe syscalls are the kernel's own trampolines
  * for probes on 5-byte NOPs and returns (Linux 6.11+, 6.18+): every hit of
- * a kernspan probe enters one. They are not the program's syscalls.
+ * a kernspan probe enters one. They are not the program's syscalls, and
+ * they are the hot path: both programs turn them away before any lookup.
+ * At exit the kernel has set their orig_ax to -1 (no restart), as
+ * rt_sigreturn does; no other syscall leaves with -1 unless it was
+ * cancelled at entry (nr -1 there too). So rt_sigreturn is counted at its
+ * entry, with no time: it does not return to its caller.
  */
 #if defined(__TARGET_ARCH_x86)
+#define KS_NR_RT_SIGRETURN 15
 #define KS_NR_URETPROBE 335
 #define KS_NR_UPROBE 336
 #else
-#define KS_NR_URETPROBE -1
-#define KS_NR_UPROBE -1
+#define KS_NR_RT_SIGRETURN -2
+#define KS_NR_URETPROBE -2
+#define KS_NR_UPROBE -2
 #endif
 
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_thread *t;
-	__u64 now;
+	__u64 id, now;
 
-	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE)
-		return 0; /* sys_exit then finds no syscall_start */
+	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE || nr < 0)
+		return 0;
+	id = bpf_get_current_pid_tgid();
 	if (!ks_cost_target(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = ks_self((__u32)id, now);
 	if (!t)
 		return 0;
+	if (nr == KS_NR_RT_SIGRETURN) {
+		t->totals.syscalls++;
+		return 0;
+	}
 	t->syscall_start = now;
 	t->syscall_nr = (__u32)nr;
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+/*
+ * sys_exit's body; nr is the exit's orig_ax, or -2 where it cannot be read
+ * cheaply (the storage lookup then sorts the trampolines out: they have no
+ * syscall_start).
+ */
+static __always_inline int ks_sys_exit(long nr, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ks_thread *t;
 	__u32 kind;
 	__u64 now;
 
-	if (!ks_cost_target(id >> 32))
+	if (nr == -1 || !ks_cost_target(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = ks_self((__u32)id, now);
@@ -241,6 +254,25 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 			t->totals.write_bytes += ret;
 	}
 	return 0;
+}
+
+/* tp_btf: orig_ax is a plain load from the BTF-typed regs. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+#if defined(__TARGET_ARCH_x86)
+	return ks_sys_exit((long)regs->orig_ax, ret);
+#else
+	return ks_sys_exit(-2, ret);
+#endif
+}
+
+/* raw_tp twin (older kernels): reading orig_ax would take a probe read,
+ * dearer than the lookup it saves. */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	return ks_sys_exit(-2, ret);
 }
 
 /*
@@ -285,8 +317,7 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 }
 
 /*
- * TCP retransmits (tp_btf variant, kernels whose tcp_retransmit_skb
- * tracepoint passes `err`: userspace checks before load). A retransmit runs
+ * TCP retransmits (tp_btf variant). A retransmit runs
  * mostly from a timer or softirq, in whatever task was interrupted, so it is
  * charged to the socket's last sender: the target thread whose send (any
  * sock_sendmsg with a positive result) was the most recent on that socket
@@ -339,15 +370,25 @@ int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
+/*
+ * Newer kernels (6.15+) pass the retransmit's `err` to the tracepoint and
+ * fire it for failed ones too; older ones pass (sk, skb) and fire it only on
+ * success. The tracepoint's record gained an `err` field in the same change,
+ * so CO-RE tells them apart at load: on an older kernel the branch reading
+ * the third argument is dead, and the verifier, which rejects a read past
+ * the tracepoint's arguments, never walks it. (No BTF parse in userspace.)
+ */
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+int tcp_retransmit(__u64 *ctx)
 {
+	const struct sock *sk = (const struct sock *)ctx[0];
+	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
 	struct ks_sock_owner *o;
 	struct task_struct *task;
 	struct ks_thread *t;
 	__u32 segs;
 
-	if (err)
+	if (bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err) && (int)ctx[2])
 		return 0;
 	o = bpf_sk_storage_get(&sock_owner, (struct sock *)sk, 0, 0);
 	if (!o || !ks_cost_target(o->tgid))
@@ -391,6 +432,18 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
  * piece in progress, to a seq file userspace reads on each refresh. No
  * per-event cost beyond what spans already pay.
  */
+/* When a running thread, not yet synced since its switch-in, went on CPU:
+ * its time is still parked in its CPU's slot (ks_switch_in). 0 if unknown. */
+static __always_inline __u64 ks_parked_oncpu(struct task_struct *task)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = bpf_map_lookup_percpu_elem(&oncpu, &zero, task->thread_info.cpu);
+
+	if (slot && slot->tid == (__u32)task->pid)
+		return slot->since;
+	return 0;
+}
+
 SEC("iter/task")
 int dump_threads(struct bpf_iter__task *ctx)
 {
@@ -408,11 +461,15 @@ int dump_threads(struct bpf_iter__task *ctx)
 	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->comm);
 	t = bpf_task_storage_get(&threads, task, 0, 0);
 	if (t) {
+		__u64 on = t->oncpu_since;
+
+		if (!on && task->on_cpu)
+			on = ks_parked_oncpu(task);
 		r.costs = t->totals;
-		if (t->oncpu_since && now > t->oncpu_since)
-			r.costs.cpu_ns += now - t->oncpu_since;
-		if (t->offcpu_since && t->oncpu_since) /* closed, not split yet */
-			ks_piece_add(t, t->oncpu_since, ks_run_delay(task), &r.costs);
+		if (on && now > on)
+			r.costs.cpu_ns += now - on;
+		if (t->offcpu_since && on) /* closed, not split yet */
+			ks_piece_add(t, on, ks_run_delay(task), &r.costs);
 		else if (t->offcpu_since) /* in progress: by its label */
 			ks_piece_add(t, now, t->rd_out, &r.costs);
 	}
@@ -438,7 +495,7 @@ int BPF_PROG(floor_sys_enter)
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
+SEC("tp_btf/sys_exit")
 int BPF_PROG(floor_sys_exit)
 {
 	return 0;

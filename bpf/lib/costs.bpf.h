@@ -63,10 +63,10 @@ static __always_inline void ks_off_end(struct ks_thread *t, __u64 end, __u64 rd_
 /*
  * Called from a program running in the thread itself, which is therefore on
  * CPU, so its run_delay already holds the wait that ended at its switch-in:
- * the off-CPU piece that switch-in closed is split here. oncpu_since is set
- * (tp_btf) at the switch-in; it is unset only for a thread first seen since
- * attach, or (raw_tp variant) after a switch-in that parked its time in
- * `oncpu`: take that time if it is ours, else start the slice now.
+ * the off-CPU piece that switch-in closed is split here. oncpu_since is
+ * unset after a switch-in, which parked its time in this CPU's `oncpu` slot
+ * (ks_switch_in): take that time if it is ours, else (a thread first seen
+ * since attach) start the slice now.
  */
 static __always_inline void ks_sync_oncpu(struct ks_thread *t, __u32 tid, __u64 now)
 {

@@ -48,7 +48,8 @@ struct ks_thread {
 	__u32 overflow; /* begins refused past KS_MAX_DEPTH, still to be ended */
 	struct ks_frame frames[KS_MAX_DEPTH];
 	struct ks_costs totals; /* running counters kept by the cost programs */
-	__u64 oncpu_since;	/* ktime it went on CPU; 0 while off CPU or unknown */
+	__u64 oncpu_since;	/* ktime it went on CPU; 0 while off CPU, unknown, or still
+				 * parked in `oncpu` (ks_switch_in) */
 	__u64 offcpu_since;	/* start of the off-CPU piece in progress; 0: none */
 	__u64 syscall_start;	/* ktime of the current syscall's entry; 0: none */
 	__u32 off_reason;	/* what the off-CPU piece in progress is (KS_OFF_*) */
@@ -70,10 +71,10 @@ struct ks_thread {
 #define KS_OFF_SLEEP 3 /* any other sleep: locks, timers, sockets, futexes */
 
 /*
- * Per CPU: the target thread last switched in on this CPU, and when. Only the
- * raw_tp variant of sched_switch needs it: raw_tp programs cannot reach the
- * task storage of `next`, so the switch-in time is parked here and applied
- * by the thread's next program run in its own context (ks_sync_oncpu).
+ * Per CPU: the target thread last switched in on this CPU, and when. The
+ * switch-in time is parked here and applied by the thread's next program run
+ * in its own context (ks_sync_oncpu): one task-storage lookup per switch
+ * instead of two, and raw_tp programs cannot reach next's storage anyway.
  */
 struct ks_cpu_slot {
 	__u32 tid; /* 0: not a target thread */

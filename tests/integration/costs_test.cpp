@@ -118,6 +118,9 @@ void check_run(const CostRun &r) {
   }
   EXPECT_EQ(syscall_spans, 50u);
 
+  // 10 self-signals with a handler: 10 tgkill and 10 rt_sigreturn.
+  EXPECT_EQ(cost(only(r, "signals"), "syscalls"), 20u) << only(r, "signals").dump();
+
   // 4 MiB read to EOF: exactly its size (the final read returns 0).
   const json &rf = only(r, "read_file");
   EXPECT_EQ(r.report["read_file_bytes"].get<uint64_t>(), 4194304u);

@@ -447,6 +447,22 @@ int main(int argc, char **argv) {
     }
     KERNSPAN_END("syscalls");
   }
+  // 10 signals sent to itself and handled: exactly 20 syscalls, each tgkill
+  // and the rt_sigreturn that ends its handler (which leaves the kernel the
+  // way the uprobe trampolines do, with no syscall number).
+  {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, nullptr);
+    const long pid = getpid();
+    const long me = tid();
+    KERNSPAN_BEGIN("signals");
+    for (int i = 0; i < 10; i++) {
+      syscall(SYS_tgkill, pid, me, SIGUSR2);
+    }
+    KERNSPAN_END("signals");
+  }
   // read_file
   {
     std::vector<char> buf(size_t{64} * 1024);

@@ -80,29 +80,6 @@ const char *const kDropNames[KS_DROP_MAX] = {
     "stats_full",      "span_timed_out",      "follow_full",     "retransmit_unattributed",
 };
 
-// Does this kernel's tcp:tcp_retransmit_skb pass `err` (sk, skb, err)? The
-// tcp_retransmit cost program reads it, and on kernels without it the
-// tracepoint fires only on success but a program declaring three arguments
-// would not load. Read from the kernel's BTF: the tracepoint's typedef is a
-// pointer to a prototype (void *, sk, skb[, err]).
-bool retransmit_tracepoint_has_err() {
-  btf *vmlinux = btf__load_vmlinux_btf();
-  if (vmlinux == nullptr) {
-    return false;
-  }
-  bool ok = false;
-  const int id = btf__find_by_name_kind(vmlinux, "btf_trace_tcp_retransmit_skb", BTF_KIND_TYPEDEF);
-  if (id > 0) {
-    const btf_type *t = btf__type_by_id(vmlinux, btf__resolve_type(vmlinux, id));
-    if (t != nullptr && btf_is_ptr(t)) {
-      t = btf__type_by_id(vmlinux, t->type);
-      ok = t != nullptr && btf_is_func_proto(t) && btf_vlen(t) == 4;
-    }
-  }
-  btf__free(vmlinux);
-  return ok;
-}
-
 int pidfd_open(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
@@ -603,11 +580,13 @@ struct Collector::Impl {
     bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
     // Syscall and socket programs; not in the scheduler-only bench variant.
     const bool io = plan.costs && !plan.bench_sched_only;
-    for (auto *p : {skel->progs.sys_enter, skel->progs.sys_exit, skel->progs.sock_recv}) {
+    for (auto *p : {skel->progs.sys_enter, skel->progs.sock_recv}) {
       bpf_program__set_autoload(p, io);
     }
+    bpf_program__set_autoload(skel->progs.sys_exit_btf, io && use_tp_btf);
+    bpf_program__set_autoload(skel->progs.sys_exit, io && !use_tp_btf);
     // Socket senders are remembered (for retransmits) only with tp_btf.
-    const bool retrans = io && use_tp_btf && retransmit_tracepoint_has_err();
+    const bool retrans = io && use_tp_btf;
     bpf_program__set_autoload(skel->progs.sock_send, io && !retrans);
     bpf_program__set_autoload(skel->progs.sock_send_btf, retrans);
     bpf_program__set_autoload(skel->progs.tcp_retransmit, retrans);
