@@ -18,30 +18,10 @@
 
 #include "core/span.hpp"
 #include "core/stats.hpp"
+#include "exporters/endpoints.hpp"
 #include "exporters/sink.hpp"
 
 namespace kernspan::exporters {
-
-// A URL or endpoint the user can fix; what() is one line.
-class EndpointError : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
-struct HttpEndpoint {
-  std::string scheme; // http or https
-  std::string host;
-  int port = 0;
-  std::string path;                         // starts with '/'
-  [[nodiscard]] std::string origin() const; // scheme://host:port
-  [[nodiscard]] std::string url() const;    // origin + path
-};
-
-// Parses http[s]://HOST[:PORT][/PATH]; when the URL has no path (or just
-// "/"), `default_path` is used. Throws EndpointError on anything else.
-HttpEndpoint parse_http_endpoint(const std::string &url, const std::string &default_path);
-// Throws EndpointError when the host does not resolve.
-void require_resolvable(const HttpEndpoint &e);
 
 struct BatchOptions {
   size_t max_queue = 8192;                          // spans waiting; more are dropped and counted

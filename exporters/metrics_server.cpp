@@ -19,31 +19,6 @@ struct MetricsServer::Impl {
   std::atomic<bool> done{false};
 };
 
-ListenAddress parse_listen_address(const std::string &spec) {
-  ListenAddress a;
-  std::string port = spec;
-  if (!spec.empty() && spec.front() == '[') {
-    const size_t close = spec.find("]:");
-    if (close == std::string::npos) {
-      throw ListenError("bad listen address '" + spec + "': use [ADDR]:PORT for IPv6");
-    }
-    a.host = spec.substr(1, close - 1);
-    port = spec.substr(close + 2);
-  } else if (const size_t colon = spec.rfind(':'); colon != std::string::npos) {
-    a.host = spec.substr(0, colon);
-    port = spec.substr(colon + 1);
-    if (a.host.empty() || a.host.find(':') != std::string::npos) {
-      throw ListenError("bad listen address '" + spec + "': use [ADDR:]PORT");
-    }
-  }
-  const auto res = std::from_chars(port.data(), port.data() + port.size(), a.port);
-  if (port.empty() || res.ec != std::errc{} || res.ptr != port.data() + port.size() || a.port < 0 ||
-      a.port > 65535) {
-    throw ListenError("bad listen address '" + spec + "': port must be 0-65535");
-  }
-  return a;
-}
-
 MetricsServer::MetricsServer(const ListenAddress &addr, const PrometheusSink &sink)
     : impl_(std::make_unique<Impl>()), host_(addr.host) {
   auto &srv = impl_->server;

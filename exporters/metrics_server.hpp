@@ -4,38 +4,25 @@
 #pragma once
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 
+#include "exporters/endpoints.hpp"
+#include "exporters/net_plugin.hpp"
 #include "exporters/prometheus.hpp"
 
 namespace kernspan::exporters {
 
-// A listen address the user can fix; what() is one line.
-class ListenError : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
-struct ListenAddress {
-  std::string host = "127.0.0.1";
-  int port = 0; // 0: any free port
-};
-
-// "[ADDR:]PORT", "[v6addr]:PORT"; throws ListenError on anything else.
-ListenAddress parse_listen_address(const std::string &spec);
-
-class MetricsServer {
+class MetricsServer : public MetricsEndpoint {
 public:
   // Binds at once (throws ListenError: port in use, bad address) and serves
   // from a background thread until destroyed.
   MetricsServer(const ListenAddress &addr, const PrometheusSink &sink);
-  ~MetricsServer();
+  ~MetricsServer() override;
   MetricsServer(const MetricsServer &) = delete;
   MetricsServer &operator=(const MetricsServer &) = delete;
 
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] std::string url() const; // http://HOST:PORT/metrics
+  [[nodiscard]] int port() const override { return port_; }
+  [[nodiscard]] std::string url() const override; // http://HOST:PORT/metrics
 
   struct Impl;
 

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 namespace kernspan::itest {
 namespace {
@@ -72,6 +74,46 @@ TEST(CliErrors, NotRootSaysWhatToDo) {
   kill(demo.pid, SIGTERM);
   wait_exit(demo, 5000);
   expect_one_line_error(r, 1, "needs root or CAP_BPF+CAP_PERFMON");
+}
+
+// The network exporters are a module (libkernspan-net.so) loaded only for
+// --prometheus, --otlp or --zipkin: a plain trace maps neither it nor the
+// libraries it brings (OpenSSL, protobuf); without the module those flags
+// fail with one line, before anything is attached.
+TEST(CliErrors, NetworkExportersAreLoadedOnlyWhenAskedFor) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const std::string pid = std::to_string(demo.pid);
+  const auto maps_of = [&](const std::vector<std::string> &extra) {
+    std::vector<std::string> argv = {KERNSPAN_BIN, "trace", "-p", pid, "-q", "-d", "5"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Proc ks = spawn(argv);
+    EXPECT_TRUE(wait_for_text(ks, ks.err_path, "attached", 10000)) << slurp(ks.err_path);
+    const std::string maps = slurp("/proc/" + std::to_string(ks.pid) + "/maps");
+    kill(ks.pid, SIGINT);
+    EXPECT_EQ(wait_exit(ks, 5000), 0) << slurp(ks.err_path);
+    return maps;
+  };
+  const std::string plain = maps_of({});
+  EXPECT_EQ(plain.find("libkernspan-net"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("libcrypto"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("libprotobuf"), std::string::npos) << plain;
+  const std::string net = maps_of({"--prometheus", "0"});
+  EXPECT_NE(net.find("libkernspan-net.so"), std::string::npos) << net;
+
+  // The binary alone, without its module.
+  const std::string dir = temp_path("lonely");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  const std::string lonely = dir + "/kernspan";
+  ASSERT_EQ(run({"/bin/cp", KERNSPAN_BIN, lonely}).status, 0);
+  const auto r = run({lonely, "trace", "-p", pid, "--prometheus", "0", "-d", "1"});
+  kill(demo.pid, SIGTERM);
+  wait_exit(demo, 5000);
+  unlink(lonely.c_str());
+  rmdir(dir.c_str());
+  expect_one_line_error(r, 1, "the network exporters are not installed");
+  EXPECT_EQ(r.err.find("attached"), std::string::npos) << r.err;
 }
 
 TEST(CliErrors, ListRejectsNonElf) {

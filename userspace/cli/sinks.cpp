@@ -177,7 +177,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     const auto addr = exporters::parse_listen_address(o.prometheus);
     auto prom = std::make_unique<exporters::PrometheusSink>(
         exporters::PrometheusOptions{service, o.max_span_names, o.max_threads});
-    set.server_ = std::make_unique<exporters::MetricsServer>(addr, *prom);
+    set.server_ = exporters::net_api().make_metrics_server(addr, *prom);
     set.prometheus_ = prom.get();
     sinks.push_back(std::move(prom));
     std::fprintf(stderr, "kernspan: serving metrics on %s\n", set.server_->url().c_str());
@@ -193,7 +193,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     opt.gzip = o.otlp_gzip;
     opt.shutdown_deadline = export_timeout(o);
     opt.resource = resource_of(pid, service);
-    sinks.push_back(std::make_unique<exporters::OtlpSink>(std::move(opt)));
+    sinks.push_back(exporters::net_api().make_otlp(opt));
     std::fprintf(stderr, "kernspan: sending OTLP traces to %s (%s, from %s)\n", otlp_url.c_str(),
                  o.otlp_encoding.c_str(), source.c_str());
   }
@@ -204,7 +204,7 @@ SinkSet make_sinks(const SinkOptions &o, const std::vector<pid_t> &pids,
     opt.service = service;
     opt.shutdown_deadline = export_timeout(o);
     std::fprintf(stderr, "kernspan: sending Zipkin spans to %s\n", opt.endpoint.url().c_str());
-    sinks.push_back(std::make_unique<exporters::ZipkinSink>(opt));
+    sinks.push_back(exporters::net_api().make_zipkin(opt));
   }
   return set;
 }

@@ -12,7 +12,7 @@
 
 #include "collect/collector.hpp"
 #include "core/stats.hpp"
-#include "exporters/metrics_server.hpp"
+#include "exporters/net_plugin.hpp"
 #include "exporters/otlp.hpp"
 #include "exporters/prometheus.hpp"
 #include "exporters/sink.hpp"
@@ -73,7 +73,7 @@ private:
   exporters::PrometheusSink *prometheus_ = nullptr;
   std::vector<pid_t> targets_;
   bool read_threads_ = false;
-  std::unique_ptr<exporters::MetricsServer> server_;
+  std::unique_ptr<exporters::MetricsEndpoint> server_;
 };
 
 // Checks what can be checked without side effects (file format, listen
