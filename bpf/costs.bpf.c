@@ -81,14 +81,15 @@ static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
 }
 
 /*
- * A target thread switching in: its time is parked in this CPU's `oncpu`
- * slot, not written to its own storage (a second task-storage lookup per
- * switch, and cold lines of a thread that was off CPU). Its next program run
- * takes it (ks_sync_oncpu), at the latest its own switch-out: until then it
- * runs on this CPU, so no other switch-in can overwrite the slot. A slot
- * left by a thread that since went elsewhere is never read as its own: to
- * run again anywhere, that thread has to switch in, which parks anew. So a
- * switch to another process's thread touches nothing.
+ * A switch-in on this CPU: a target thread's time is parked in the CPU's
+ * `oncpu` slot, not written to its own storage (a second task-storage lookup
+ * per switch, and cold lines of a thread that was off CPU). Its next program
+ * run takes it (ks_sync_oncpu), at the latest its own switch-out: until then
+ * it runs on this CPU, so no other switch-in can overwrite the slot. Any
+ * other thread (tid 0) clears the slot, so it only ever holds the thread
+ * running now: left in place, a stale slot made the raw_tp variant charge a
+ * thread CPU time it had spent off CPU in about one run in ten of
+ * Costs.RawTracepointFallbackMeasuresCpuAndBytes.
  */
 static __always_inline void ks_switch_in(__u32 tid, __u64 now)
 {
@@ -97,6 +98,11 @@ static __always_inline void ks_switch_in(__u32 tid, __u64 now)
 
 	if (!slot)
 		return;
+	if (!tid) {
+		if (slot->tid)
+			slot->tid = 0;
+		return;
+	}
 	slot->tid = tid;
 	slot->since = now ? now : bpf_ktime_get_ns();
 }
@@ -118,8 +124,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		now = bpf_ktime_get_ns();
 		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
 	}
-	if (ks_cost_target(next->tgid))
-		ks_switch_in(next->pid, now);
+	ks_switch_in(ks_cost_target(next->tgid) ? next->pid : 0, now);
 	return 0;
 }
 
@@ -136,8 +141,7 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 		now = bpf_ktime_get_ns();
 		ks_switch_out((__u32)id, now, ks_off_reason(preempt, prev_state, cur->__state));
 	}
-	if (ks_cost_target(BPF_CORE_READ(next, tgid)))
-		ks_switch_in(BPF_CORE_READ(next, pid), now);
+	ks_switch_in(ks_cost_target(BPF_CORE_READ(next, tgid)) ? BPF_CORE_READ(next, pid) : 0, now);
 	return 0;
 }
 
