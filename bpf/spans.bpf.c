@@ -340,6 +340,25 @@ int BPF_USDT(span_end_usdt, __u64 name)
 	return ks_end(name);
 }
 
+/*
+ * The floor for bench/run_spine.sh: an empty program on kernspan's own span
+ * probes, attached as the real ones are (multi-uprobe links, or libbpf's
+ * USDT attach for sites it cannot use them on).
+ * Loaded only with `kernspan trace --bench-floor` (hidden).
+ */
+SEC("uprobe")
+int floor_span_m(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+/* The same for probes attached through libbpf's USDT support. */
+SEC("usdt")
+int floor_span_usdt(struct pt_regs *ctx)
+{
+	return 0;
+}
+
 /* A renamed target thread sends its new comm with its next record. */
 SEC("tp_btf/task_rename")
 int BPF_PROG(task_rename, struct task_struct *task, const char *comm)

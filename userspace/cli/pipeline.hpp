@@ -23,6 +23,7 @@ struct PipelineOptions {
   uint32_t ringbuf_mb = 4;
   SinkOptions sinks;
   bool no_costs = false;          // --no-costs
+  bool bench_span_floor = false;  // hidden --bench-floor (Plan::bench_span_floor)
   bool raw_tp = false;            // --raw-tp (tests of the fallback variant)
   FunctionOptions functions;      // --uprobe (issue 4)
   std::vector<std::string> spans; // --span (issue 4)

@@ -32,6 +32,9 @@ Runner add_trace(CLI::App &app) {
   cmd->add_flag("--no-costs", opts->no_costs,
                 "do not measure what each span cost (CPU, waits, syscalls, bytes): saves the "
                 "scheduler and syscall tracepoints' overhead on the target's threads");
+  // Hidden: empty programs on kernspan's own span probes, attached as the
+  // real ones are (bench/run_spine.sh: the floor). Implies --no-costs.
+  cmd->add_flag("--bench-floor", opts->bench_span_floor, "")->group("");
   // Hidden: load the raw_tp variants even where tp_btf works (tests).
   cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
   cmd->add_option("--uprobe", opts->functions.specs,

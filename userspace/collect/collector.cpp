@@ -538,7 +538,7 @@ struct Collector::Impl {
           skel->progs.span_begin_m, skel->progs.span_begin_remote_m, skel->progs.span_end_m}) {
       bool used = false;
       for (const auto &u : plan.usdt) {
-        used = used || program_for(skel, u) == p;
+        used = used || program_for(skel, u, plan.bench_span_floor) == p;
       }
       // For objects found later, the header's register variants (the
       // generic ones cost more verifier time and serve only sys/sdt.h-style
@@ -561,6 +561,10 @@ struct Collector::Impl {
       }
       bpf_program__set_autoload(p, used);
     }
+    bpf_program__set_autoload(skel->progs.floor_span_m, plan.bench_span_floor);
+    bpf_program__set_autoload(skel->progs.floor_span_usdt, plan.bench_span_floor);
+    bpf_program__set_expected_attach_type(skel->progs.floor_span_m,
+                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
     const bool fns = !plan.uprobes.empty() || plan.follow.load_function_programs;
     bpf_program__set_autoload(skel->progs.fn_entry, fns);
     bpf_program__set_autoload(skel->progs.fn_return, fns);
@@ -713,11 +717,14 @@ struct Collector::Impl {
     return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobes_supported();
   }
 
-  static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u) {
+  static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u, bool floor) {
     if (!u.program.empty()) {
       return bpf_object__find_program_by_name(sk->obj, u.program.c_str());
     }
     const bool multi = use_multi(u);
+    if (floor) {
+      return multi ? sk->progs.floor_span_m : sk->progs.floor_span_usdt;
+    }
     if (u.name == "span_begin") {
       return multi ? sk->progs.span_begin_m
                    : (u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt);
@@ -772,7 +779,7 @@ struct Collector::Impl {
     }
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
-      bpf_program *prog = program_for(skel, u);
+      bpf_program *prog = program_for(skel, u, plan.bench_span_floor);
       if (prog != nullptr && bpf_program__fd(prog) < 0) {
         throw CollectError("USDT " + u.provider + ":" + u.name + " in " + u.object +
                            " passes its arguments in other places than kernspan's header, and "

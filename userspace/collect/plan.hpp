@@ -92,7 +92,10 @@ struct Plan {
   bool threads = false;      // load the per-thread totals iterator (kernspan top); needs costs
   bool force_raw_tp = false; // skip tp_btf (tests of the fallback variant)
   bool bench_floor = false;  // empty programs on the cost hooks instead (bench/)
-  bool verbose = false;      // libbpf debug output
+  // bench/: kernspan's own span probes get one empty program instead, attached
+  // the same way (multi-uprobe links): the floor of what the span programs add.
+  bool bench_span_floor = false;
+  bool verbose = false; // libbpf debug output
   // bench/: load the scheduler programs only (cost programs or floor).
   bool bench_sched_only = false;
   Mode mode = Mode::kTrace;
