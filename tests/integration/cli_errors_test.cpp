@@ -90,7 +90,7 @@ TEST(CliErrors, NetworkExportersAreLoadedOnlyWhenAskedFor) {
     argv.insert(argv.end(), extra.begin(), extra.end());
     Proc ks = spawn(argv);
     EXPECT_TRUE(wait_for_text(ks, ks.err_path, "attached", 10000)) << slurp(ks.err_path);
-    const std::string maps = slurp("/proc/" + std::to_string(ks.pid) + "/maps");
+    std::string maps = slurp("/proc/" + std::to_string(ks.pid) + "/maps");
     kill(ks.pid, SIGINT);
     EXPECT_EQ(wait_exit(ks, 5000), 0) << slurp(ks.err_path);
     return maps;
