@@ -327,6 +327,19 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
   std::string p = std::to_string(pid);
   const std::vector<std::string> ring =
       flat_out ? std::vector<std::string>{"--ringbuf-mb", "64"} : std::vector<std::string>{};
+  if (is_kernspan(t)) {
+    std::vector<std::string> a = {o.kernspan, "trace",     "-p", p, "-d", std::to_string(seconds),
+                                  "-o",       "/dev/null", "-q"};
+    if (t == kKsFloor) {
+      a.push_back("--bench-floor"); // emits nothing: no ring buffer to size
+      return a;
+    }
+    if (t == kKernspanNoCosts) {
+      a.push_back("--no-costs");
+    }
+    a.insert(a.end(), ring.begin(), ring.end());
+    return a;
+  }
   std::string probe = "usdt:" + bin + ":kernspan:";
   switch (t) {
   case kFloor:
@@ -335,22 +348,6 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
     return {o.bpftrace, "-p", p, "-e",
             probe + "span_begin { @s[tid] = nsecs; } " + probe +
                 "span_end { @h = hist(nsecs - @s[tid]); }"};
-  case kKsFloor:
-    return {o.kernspan,  "trace", "-p",           p, "-d", std::to_string(seconds), "-o",
-            "/dev/null", "-q",    "--bench-floor"};
-  case kKernspanNoCosts: {
-    std::vector<std::string> a = {
-        o.kernspan, "trace",     "-p", p,           "-d", std::to_string(seconds),
-        "-o",       "/dev/null", "-q", "--no-costs"};
-    a.insert(a.end(), ring.begin(), ring.end());
-    return a;
-  }
-  case kKernspan: {
-    std::vector<std::string> a = {o.kernspan, "trace",     "-p", p, "-d", std::to_string(seconds),
-                                  "-o",       "/dev/null", "-q"};
-    a.insert(a.end(), ring.begin(), ring.end());
-    return a;
-  }
   default:
     return {};
   }

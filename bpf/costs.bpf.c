@@ -429,13 +429,6 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/*
- * `kernspan top`: task storage cannot be walked from userspace, so a task
- * iterator (attached with the target's tgid: it visits that process's
- * threads only) writes each thread's totals, including the on- or off-CPU
- * piece in progress, to a seq file userspace reads on each refresh. No
- * per-event cost beyond what spans already pay.
- */
 /* When a running thread, not yet synced since its switch-in, went on CPU:
  * its time is still parked in its CPU's slot (ks_switch_in). 0 if unknown. */
 static __always_inline __u64 ks_parked_oncpu(struct task_struct *task)
@@ -448,6 +441,13 @@ static __always_inline __u64 ks_parked_oncpu(struct task_struct *task)
 	return 0;
 }
 
+/*
+ * `kernspan top`: task storage cannot be walked from userspace, so a task
+ * iterator (attached with the target's tgid: it visits that process's
+ * threads only) writes each thread's totals, including the on- or off-CPU
+ * piece in progress, to a seq file userspace reads on each refresh. No
+ * per-event cost beyond what spans already pay.
+ */
 SEC("iter/task")
 int dump_threads(struct bpf_iter__task *ctx)
 {

@@ -2,7 +2,6 @@
 #include "exporters/endpoints.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <netdb.h>
 #include <sys/socket.h>

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <fcntl.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
