@@ -21,6 +21,8 @@
  *                goes to the label's bucket.
  * No wakeup programs: the kernel already times the wait after a wakeup.
  * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns.
+ *
+ * The tp_btf sched_switch reads no clock on most runs: see ks_cost_clock.
  */
 #define __KERNSPAN_BPF__
 #include "vmlinux.h"
@@ -107,6 +109,21 @@ static __always_inline void ks_switch_in(__u32 tid, __u64 now)
 	slot->since = now ? now : bpf_ktime_get_ns();
 }
 
+/* The time of a switch on this CPU, on the cost clock (ks_cost_clock). */
+static __always_inline __u64 ks_switch_time(struct ks_cpu_slot *slot, struct task_struct *task)
+{
+	__u64 rqc;
+
+	if (!ks_sched_clock_on())
+		return bpf_ktime_get_ns();
+	rqc = ks_rq_clock(task);
+	if (!rqc)
+		return bpf_ktime_get_ns() - slot->clk_off;
+	if (!slot->clk_set || rqc - slot->clk_checked >= KS_CLK_CHECK_NS)
+		ks_clk_sample(slot, rqc, bpf_ktime_get_ns());
+	return rqc;
+}
+
 /*
  * The tp_btf variant reads the tasks through BTF pointers; its raw_tp twin
  * (older kernels) takes prev as the current task and reads next with
@@ -118,13 +135,27 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	__u64 now = 0;
+	bool out = ks_cost_target(prev->tgid), in = ks_cost_target(next->tgid);
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
+	__u64 now;
 
-	if (ks_cost_target(prev->tgid)) {
-		now = bpf_ktime_get_ns();
-		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
+	if (!slot)
+		return 0;
+	if (!out && !in) {
+		if (slot->tid)
+			slot->tid = 0; /* see ks_switch_in */
+		if (!slot->clk_set && ks_sched_clock_on())
+			ks_switch_time(slot, prev); /* this CPU's first offset */
+		return 0;
 	}
-	ks_switch_in(ks_cost_target(next->tgid) ? next->pid : 0, now);
+	now = ks_switch_time(slot, prev); /* prev and next share this CPU's rq */
+	/* Out first: prev may take its own switch-in from the slot. */
+	if (out)
+		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
+	slot->tid = in ? next->pid : 0;
+	if (in)
+		slot->since = now;
 	return 0;
 }
 
@@ -215,7 +246,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	id = bpf_get_current_pid_tgid();
 	if (!ks_cost_target(id >> 32))
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = ks_cost_clock(bpf_ktime_get_ns());
 	t = ks_self((__u32)id, now);
 	if (!t)
 		return 0;
@@ -242,7 +273,7 @@ static __always_inline int ks_sys_exit(long nr, long ret)
 
 	if (nr == -1 || !ks_cost_target(id >> 32))
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = ks_cost_clock(bpf_ktime_get_ns());
 	t = ks_self((__u32)id, now);
 	if (!t || !t->syscall_start)
 		return 0; /* entered before attach */
@@ -303,7 +334,7 @@ static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
 
 static __always_inline void ks_count_tx(__u32 tid, int ret)
 {
-	struct ks_thread *t = ks_self(tid, bpf_ktime_get_ns());
+	struct ks_thread *t = ks_self(tid, ks_cost_clock(bpf_ktime_get_ns()));
 
 	if (t)
 		t->totals.net_tx_bytes += ret;
@@ -423,7 +454,7 @@ int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 	if (!ks_cost_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
 	    !ks_inet_stream_or_dgram(sk))
 		return 0;
-	t = ks_self((__u32)id, bpf_ktime_get_ns());
+	t = ks_self((__u32)id, ks_cost_clock(bpf_ktime_get_ns()));
 	if (t)
 		t->totals.net_rx_bytes += ret;
 	return 0;
@@ -439,6 +470,19 @@ static __always_inline __u64 ks_parked_oncpu(struct task_struct *task)
 	if (slot && slot->tid == (__u32)task->pid)
 		return slot->since;
 	return 0;
+}
+
+/* CLOCK_MONOTONIC `mono` on the cost clock of the CPU `task` last ran on
+ * (the iterator runs on its reader's CPU). */
+static __always_inline __u64 ks_cost_clock_of(struct task_struct *task, __u64 mono)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot;
+
+	if (!ks_sched_clock_on())
+		return mono;
+	slot = bpf_map_lookup_percpu_elem(&oncpu, &zero, task->thread_info.cpu);
+	return slot && slot->clk_set ? mono - slot->clk_off : mono;
 }
 
 /*
@@ -469,6 +513,7 @@ int dump_threads(struct bpf_iter__task *ctx)
 
 		if (!on && task->on_cpu)
 			on = ks_parked_oncpu(task);
+		now = ks_cost_clock_of(task, now);
 		r.costs = t->totals;
 		if (on && now > on)
 			r.costs.cpu_ns += now - on;

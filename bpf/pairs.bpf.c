@@ -237,7 +237,7 @@ int pair_begin(struct pt_regs *ctx)
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
 	}
-	d = ks_push_frame(t, KS_PAIR_TAG | pair);
+	d = ks_push_frame(t, (__u32)id, KS_PAIR_TAG | pair);
 	if (d < 0)
 		return 0;
 	v = &ps->v[d & (KS_MAX_DEPTH - 1)];

@@ -125,10 +125,8 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	}
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
-	if (targ_costs) {
-		ks_sync_oncpu(t, (__u32)id, f->start_ns);
-		ks_costs_now(t, f->start_ns, &f->base);
-	}
+	if (targ_costs)
+		ks_costs_at(t, (__u32)id, f->start_ns, &f->base);
 	return 0;
 }
 
@@ -171,8 +169,7 @@ static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, 
 	if (targ_costs) {
 		struct ks_costs end;
 
-		ks_sync_oncpu(t, (__u32)id, now);
-		ks_costs_now(t, now, &end);
+		ks_costs_at(t, (__u32)id, now, &end);
 		ks_costs_delta(&end, &f->base, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
 	} else if (with_name) {

@@ -103,7 +103,7 @@ int fn_entry(struct pt_regs *ctx)
 		return 0;
 	}
 	cookie = bpf_get_attach_cookie(ctx);
-	depth = ks_push_frame(t, KS_FN_TAG | (__u32)cookie);
+	depth = ks_push_frame(t, (__u32)id, KS_FN_TAG | (__u32)cookie);
 	if (depth < 0)
 		return 0;
 	d = depth;

@@ -80,11 +80,94 @@ static __always_inline void ks_sync_oncpu(struct ks_thread *t, __u32 tid, __u64 
 		return;
 	}
 	slot = bpf_map_lookup_elem(&oncpu, &zero);
-	if (slot && slot->tid == tid && slot->since <= now)
+	/* Taken even if a little after `now`: now is CLOCK_MONOTONIC moved
+	 * onto the scheduler clock (ks_cost_clock), off by microseconds, and
+	 * the slice must start where the off-CPU piece ended, at a time of
+	 * the same clock as the switch-out that will end it. Mixing the two
+	 * here cost 7-45 ms over 20000 switches (Costs.SpansCarryWhatTheyCost,
+	 * pingpong). */
+	if (slot && slot->tid == tid)
 		on = slot->since;
 	if (t->offcpu_since)
 		ks_off_end(t, on, ks_run_delay(bpf_get_current_task_btf()));
 	t->oncpu_since = on;
+}
+
+/*
+ * The cost counters' clock. With the tp_btf sched_switch (targ_sched_clock)
+ * every switch is timed by the scheduler's own clock, rq->clock, which
+ * __schedule() has just updated: bpf_ktime_get_ns() cost 70-90 ns of that
+ * program's ~220 here, three loads through se.cfs_rq->rq a few. Slices and
+ * off-CPU pieces are then differences of that one clock, so they add up to
+ * exactly the time between their ends, as the kernel's own accounting does.
+ *
+ * Programs running in the thread (spans, syscalls, sockets) read
+ * CLOCK_MONOTONIC and move it onto the scheduler clock with this CPU's
+ * offset between the two (ks_cost_clock). An error in the offset only moves
+ * the ends of a span's costs, not what lies between them. sched_switch
+ * measures the offset on a CPU's first switch after attach, then again with
+ * one real clock read every KS_CLK_CHECK_NS of scheduler time. rq->clock can
+ * lag (the update is skipped right after a wakeup that preempts) but never
+ * lead, and a lagging sample overstates the offset: so the smallest is
+ * kept, and replaced by a larger one only after KS_CLK_KEEP_NS, in which
+ * the two clocks drift apart by at most 16 us (NTP slews CLOCK_MONOTONIC by
+ * at most 500 ppm), usually far less.
+ *
+ * Without the tp_btf variant or without FAIR_GROUP_SCHED (no se.cfs_rq)
+ * every time is CLOCK_MONOTONIC, read where needed.
+ */
+#define KS_CLK_CHECK_NS (4ull * 1000 * 1000)
+#define KS_CLK_KEEP_NS (32ull * 1000 * 1000)
+
+static __always_inline bool ks_sched_clock_on(void)
+{
+	return targ_sched_clock && bpf_core_field_exists(((struct sched_entity *)0)->cfs_rq);
+}
+
+/* The scheduler clock of the CPU `task` is on, as last updated; 0 if none. */
+static __always_inline __u64 ks_rq_clock(struct task_struct *task)
+{
+	if (!bpf_core_field_exists(task->se.cfs_rq))
+		return 0;
+	return task->se.cfs_rq->rq->clock; /* BTF pointers: plain loads */
+}
+
+/* A measurement of this CPU's offset: the scheduler clock read as rqc
+ * while CLOCK_MONOTONIC read mono. */
+static __always_inline void ks_clk_sample(struct ks_cpu_slot *slot, __u64 rqc, __u64 mono)
+{
+	__s64 off = (__s64)(mono - rqc);
+
+	slot->clk_checked = rqc;
+	if (!slot->clk_set || off < slot->clk_off || rqc - slot->clk_set > KS_CLK_KEEP_NS) {
+		slot->clk_off = off;
+		slot->clk_set = rqc;
+	}
+}
+
+/* CLOCK_MONOTONIC `mono`, just read by the current thread, on the cost
+ * clock. */
+static __always_inline __u64 ks_cost_clock(__u64 mono)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot;
+	__u64 rqc;
+
+	if (!ks_sched_clock_on())
+		return mono;
+	slot = bpf_map_lookup_elem(&oncpu, &zero);
+	if (!slot)
+		return mono;
+	if (!slot->clk_set) {
+		/* No switch on this CPU since attach: a first estimate from
+		 * the clock as the scheduler last updated it here (at most a
+		 * tick ago), bettered by the next switch. */
+		rqc = ks_rq_clock(bpf_get_current_task_btf());
+		if (!rqc)
+			return mono;
+		ks_clk_sample(slot, rqc, mono);
+	}
+	return mono - slot->clk_off;
 }
 
 /* The current thread's state, created on its first event since attach. */
@@ -124,6 +207,17 @@ static __always_inline void ks_costs_now(const struct ks_thread *t, __u64 now, s
 	if (t->oncpu_since && now > t->oncpu_since)
 		out->cpu_ns += now - t->oncpu_since;
 	ks_task_counters(bpf_get_current_task_btf(), out);
+}
+
+/* The current thread's counters at `mono` (CLOCK_MONOTONIC, just read):
+ * what a span snapshots at its begin and end. */
+static __always_inline void ks_costs_at(struct ks_thread *t, __u32 tid, __u64 mono,
+					struct ks_costs *out)
+{
+	__u64 now = ks_cost_clock(mono);
+
+	ks_sync_oncpu(t, tid, now);
+	ks_costs_now(t, now, out);
 }
 
 #define KS_COST_DELTA(out, end, base, f) (out)->f = (end)->f - (base)->f

@@ -47,7 +47,7 @@ static __always_inline void ks_frame_trace(struct ks_thread *t, struct ks_frame 
  * -1 when the stack is full (counted; the matching end is absorbed by
  * t->overflow).
  */
-static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
+static __always_inline int ks_push_frame(struct ks_thread *t, __u32 tid, __u64 key)
 {
 	__u32 d = t->depth;
 	struct ks_frame *f;
@@ -65,7 +65,7 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u64 key)
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
 	if (targ_costs)
-		ks_costs_now(t, f->start_ns, &f->base);
+		ks_costs_at(t, tid, f->start_ns, &f->base);
 	return d;
 }
 
@@ -128,7 +128,7 @@ static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_
 	if (targ_costs) {
 		struct ks_costs end;
 
-		ks_costs_now(t, now, &end);
+		ks_costs_at(t, (__u32)id, now, &end);
 		ks_costs_delta(&end, &f->base, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
 	} else {

@@ -13,6 +13,9 @@
 const volatile __u32 targ_tgid __weak = 0;	/* single target; 0: use `targets` */
 const volatile __u64 targ_rb_wakeup __weak = 0; /* force a wakeup past this fill */
 const volatile __u8 targ_costs __weak = 0;	/* cost programs are loaded */
+/* The tp_btf sched_switch is loaded: the cost counters keep time on the
+ * scheduler's clock (see ks_cost_clock). */
+const volatile __u8 targ_sched_clock __weak = 0;
 /* Read-only mappings of the targets holding span names (see
  * KS_SPAN_NAME_OMITTED); set by userspace before load. */
 const volatile __u32 targ_nranges __weak = 0;
@@ -80,6 +83,11 @@ struct ks_cpu_slot {
 	__u32 tid; /* 0: not a target thread */
 	__u32 _pad;
 	__u64 since;
+	/* With targ_sched_clock (see ks_cost_clock): CLOCK_MONOTONIC minus
+	 * this CPU's scheduler clock, the smallest lately measured. */
+	__s64 clk_off;
+	__u64 clk_checked; /* scheduler clock at the last measurement; 0: none */
+	__u64 clk_set;	   /* scheduler clock when clk_off was taken; 0: none */
 };
 
 struct {

@@ -146,8 +146,7 @@ __weak __noinline int ks_stats_add(struct ks_thread *t, const struct ks_costs *b
 	if (targ_costs && t && base) {
 		struct ks_costs end;
 
-		ks_sync_oncpu(t, (__u32)id, now);
-		ks_costs_now(t, now, &end);
+		ks_costs_at(t, (__u32)id, now, &end);
 		KS_STAT_COST(v, &end, base, cpu_ns);
 		KS_STAT_COST(v, &end, base, offcpu_ns);
 		KS_STAT_COST(v, &end, base, runq_ns);

@@ -14,6 +14,9 @@
 //               per thread its CPU clock and schedstat run_delay deltas
 //   parent      ├── child_burn (30 ms CPU)
 //               └── child_sleep (20 ms sleep)
+//   pingpong    two threads pinned to one CPU hand a byte back and forth
+//               over two pipes 20000 times (a context switch per hand-over);
+//               per thread its CPU clock delta
 //   woken       a thread pinned to CPU 0 blocks in read() of a pipe; a
 //               SCHED_FIFO thread on the same CPU writes the pipe and then
 //               burns 50 ms, so the reader waits that long runnable; its
@@ -240,6 +243,62 @@ uint64_t woken_span() {
   close(p[0]);
   close(p[1]);
   return waited;
+}
+
+// Two threads on CPU 0 hand a byte back and forth kPingPongs times over two
+// pipes, each inside its own "pingpong" span: every hand-over is a switch
+// between two target threads. Appends each thread's CPU clock delta over
+// its span to `json` as "pingpong_TID":{"thread_cpu_ns":N}.
+constexpr int kPingPongs = 20000;
+
+void pingpong_spans(std::string &json) {
+  int ab[2];
+  int ba[2];
+  if (pipe2(ab, O_CLOEXEC) != 0 || pipe2(ba, O_CLOEXEC) != 0) {
+    die("pipe");
+  }
+  std::atomic<int> ready{0};
+  std::vector<long> tids(2);
+  std::vector<uint64_t> cpu(2);
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 2; i++) {
+    ts.emplace_back([&, i] {
+      pin_to_cpu(0);
+      tids[i] = tid();
+      ready++;
+      while (ready.load() < 2) {
+        sched_yield();
+      }
+      const int in = i == 0 ? ba[0] : ab[0];
+      const int out = i == 0 ? ab[1] : ba[1];
+      char c = 'p';
+      const uint64_t c0 = thread_cpu_ns();
+      KERNSPAN_BEGIN("pingpong");
+      for (int n = 0; n < kPingPongs; n++) {
+        if (i == 0 && write(out, &c, 1) != 1) {
+          die("write pipe");
+        }
+        if (read(in, &c, 1) != 1) {
+          die("read pipe");
+        }
+        if (i == 1 && write(out, &c, 1) != 1) {
+          die("write pipe");
+        }
+      }
+      KERNSPAN_END("pingpong");
+      cpu[i] = thread_cpu_ns() - c0;
+    });
+  }
+  for (auto &t : ts) {
+    t.join();
+  }
+  for (int fd : {ab[0], ab[1], ba[0], ba[1]}) {
+    close(fd);
+  }
+  for (size_t i = 0; i < 2; i++) {
+    json += ",\"pingpong_" + std::to_string(tids[i]) +
+            "\":{\"thread_cpu_ns\":" + std::to_string(cpu[i]) + "}";
+  }
 }
 
 int sh(const std::string &cmd) {
@@ -559,6 +618,7 @@ int main(int argc, char **argv) {
     KERNSPAN_END("child_sleep");
     KERNSPAN_END("parent");
   }
+  pingpong_spans(json);
   json += ",\"woken_run_delay_ns\":" + std::to_string(woken_span());
   json += "}\n";
   close(cfd);

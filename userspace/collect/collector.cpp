@@ -582,6 +582,7 @@ struct Collector::Impl {
     // its raw_tp twin parks switch-ins per CPU.
     bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);
     bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
+    skel->rodata->targ_sched_clock = plan.costs && use_tp_btf ? 1 : 0;
     // Syscall and socket programs; not in the scheduler-only bench variant.
     const bool io = plan.costs && !plan.bench_sched_only;
     for (auto *p : {skel->progs.sys_enter, skel->progs.sock_recv}) {
