@@ -561,6 +561,14 @@ struct Collector::Impl {
       }
       bpf_program__set_autoload(p, used);
     }
+    // The table of async spans in flight is preallocated (16384 x ~400
+    // bytes, ~4 ms of start-up to zero): one entry unless a --span pairs
+    // its begin and end by an id.
+    const bool async = std::any_of(plan.pairs.begin(), plan.pairs.end(),
+                                   [](const auto &p) { return p.id_arg >= 0; });
+    if (!async) {
+      bpf_map__set_max_entries(skel->maps.async_spans, 1);
+    }
     bpf_program__set_autoload(skel->progs.floor_span_m, plan.bench_span_floor);
     bpf_program__set_autoload(skel->progs.floor_span_usdt, plan.bench_span_floor);
     bpf_program__set_expected_attach_type(skel->progs.floor_span_m,
