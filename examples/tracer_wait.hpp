@@ -19,6 +19,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -141,5 +143,24 @@ inline bool wait_for_tracer(std::initializer_list<WatchedProbe> probes, long tim
 // The semaphore of kernspan probe `probe`, for WatchedProbe.
 #define KERNSPAN_EXAMPLES_PROBE(probe)                                                             \
   { #probe, &kernspan_##probe##_semaphore }
+
+namespace kernspan_examples {
+
+// The test programs' start: wait up to 10 s for every site of `probes` to
+// be watched; if none is, say so on stderr and exit with status 3.
+inline void require_tracer(const char *prog, std::initializer_list<WatchedProbe> probes) {
+  const std::atomic<bool> never{false};
+  if (!wait_for_tracer(probes, 10000, never)) {
+    std::fprintf(stderr, "%s: no tracer attached\n", prog);
+    std::exit(3);
+  }
+}
+
+} // namespace kernspan_examples
+
+// require_tracer for kernspan's own span_begin and span_end.
+#define KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER(prog)                                                \
+  kernspan_examples::require_tracer(                                                               \
+      prog, {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)})
 
 #endif // KERNSPAN_EXAMPLES_TRACER_WAIT_HPP

@@ -352,12 +352,7 @@ int retrans_mode(const std::string &report) {
     die("accept");
   }
   const std::string port = std::to_string(ntohs(addr.sin_port));
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog_costs: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
   constexpr size_t kBytes = 4096;
   std::atomic<size_t> received{0};
   std::thread peer([&] {
@@ -469,12 +464,7 @@ int main(int argc, char **argv) {
     die("accept");
   }
 
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog_costs: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
 
   std::string json =
       "{\"pid\":" + std::to_string(getpid()) + ",\"main_tid\":" + std::to_string(tid());

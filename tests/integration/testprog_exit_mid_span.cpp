@@ -13,12 +13,7 @@
 
 int main() {
   // Every site of both probes must be watched before the first span.
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog");
   { kernspan::Span done("done"); }
   std::thread t([] {
     KERNSPAN_BEGIN("outer");

@@ -31,12 +31,7 @@ void spans_of(const char *name, int n) {
 } // namespace
 
 int main() {
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog");
   prctl(PR_SET_NAME, "names-main");
   char buf[16];
   for (int i = 0; i < kRounds; i++) {

@@ -39,12 +39,7 @@ const char *volatile g_names[2] = {"sdt_outer", "sdt_inner"};
 
 int main(int argc, char **argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 100;
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog_sdt: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_sdt");
   const char *const n[2] = {g_names[0], g_names[1]};
   for (int i = 0; i < count; i++) {
     BEGIN(0);

@@ -12,12 +12,7 @@
 #include <thread>
 
 int main() {
-  const std::atomic<bool> never{false};
-  if (!kernspan_examples::wait_for_tracer(
-          {KERNSPAN_EXAMPLES_PROBE(span_begin), KERNSPAN_EXAMPLES_PROBE(span_end)}, 10000, never)) {
-    std::fprintf(stderr, "testprog: no tracer attached\n");
-    return 3;
-  }
+  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog");
   { kernspan::Span quick("quick"); }
   {
     kernspan::Span late("late"); // ends after ~4 s: past a 1 s timeout
