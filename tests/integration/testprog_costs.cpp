@@ -301,6 +301,39 @@ void pingpong_spans(std::string &json) {
   }
 }
 
+// A connected loopback TCP pair: the listener, the client end and the
+// server end, and the listener's port.
+struct TcpPair {
+  int lfd = -1;
+  int cfd = -1;
+  int sfd = -1;
+  uint16_t port = 0;
+};
+
+TcpPair loopback_pair() {
+  TcpPair p;
+  p.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof(addr);
+  if (p.lfd < 0 || bind(p.lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
+      listen(p.lfd, 1) != 0 ||
+      getsockname(p.lfd, reinterpret_cast<sockaddr *>(&addr), &alen) != 0) {
+    die("listen");
+  }
+  p.cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (p.cfd < 0 || connect(p.cfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+    die("connect");
+  }
+  p.sfd = accept4(p.lfd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (p.sfd < 0) {
+    die("accept");
+  }
+  p.port = ntohs(addr.sin_port);
+  return p;
+}
+
 int sh(const std::string &cmd) {
   const int rc = std::system(cmd.c_str()); // NOLINT(cert-env33-c): fixed test commands
   if (rc != 0) {
@@ -334,24 +367,11 @@ int retrans_mode(const std::string &report) {
     }
     close(s);
   }
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t alen = sizeof(addr);
-  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
-      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr *>(&addr), &alen) != 0) {
-    die("listen");
-  }
-  const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (cfd < 0 || connect(cfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-    die("connect");
-  }
-  const int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-  if (sfd < 0) {
-    die("accept");
-  }
-  const std::string port = std::to_string(ntohs(addr.sin_port));
+  const TcpPair tcp = loopback_pair();
+  const int lfd = tcp.lfd;
+  const int cfd = tcp.cfd;
+  const int sfd = tcp.sfd;
+  const std::string port = std::to_string(tcp.port);
   KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
   constexpr size_t kBytes = 4096;
   std::atomic<size_t> received{0};
@@ -446,23 +466,10 @@ int main(int argc, char **argv) {
     }
     close(fd);
   }
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t alen = sizeof(addr);
-  if (lfd < 0 || bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0 ||
-      listen(lfd, 1) != 0 || getsockname(lfd, reinterpret_cast<sockaddr *>(&addr), &alen) != 0) {
-    die("listen");
-  }
-  const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (cfd < 0 || connect(cfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-    die("connect");
-  }
-  const int sfd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-  if (sfd < 0) {
-    die("accept");
-  }
+  const TcpPair tcp = loopback_pair();
+  const int lfd = tcp.lfd;
+  const int cfd = tcp.cfd;
+  const int sfd = tcp.sfd;
 
   KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
 
