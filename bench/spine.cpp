@@ -685,6 +685,7 @@ int main(int argc, char **argv) {
     // The attach target is for a plain start: short runs with the tracer's
     // default settings (the paced runs give kernspan no --ringbuf-mb).
     std::vector<double> live_default;
+    live_default.reserve(static_cast<size_t>(o.reps));
     for (int k = 0; k < o.reps; ++k) {
       live_default.push_back(measure(o, static_cast<Tracer>(t), kNop5, 2000, o.rss_rate).live_ms);
     }
