@@ -93,13 +93,8 @@ static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
  * thread CPU time it had spent off CPU in about one run in ten of
  * Costs.RawTracepointFallbackMeasuresCpuAndBytes.
  */
-static __always_inline void ks_switch_in(__u32 tid, __u64 now)
+static __always_inline void ks_switch_in(struct ks_cpu_slot *slot, __u32 tid, __u64 now)
 {
-	__u32 zero = 0;
-	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
-
-	if (!slot)
-		return;
 	if (!tid) {
 		if (slot->tid)
 			slot->tid = 0;
@@ -143,8 +138,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	if (!slot)
 		return 0;
 	if (!out && !in) {
-		if (slot->tid)
-			slot->tid = 0; /* see ks_switch_in */
+		ks_switch_in(slot, 0, 0);
 		if (!slot->clk_set && ks_sched_clock_on())
 			ks_switch_time(slot, prev); /* this CPU's first offset */
 		return 0;
@@ -153,9 +147,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	/* Out first: prev may take its own switch-in from the slot. */
 	if (out)
 		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
-	slot->tid = in ? next->pid : 0;
-	if (in)
-		slot->since = now;
+	ks_switch_in(slot, in ? next->pid : 0, now);
 	return 0;
 }
 
@@ -164,15 +156,20 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	     unsigned int prev_state)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
 	__u64 now = 0;
 
+	if (!slot)
+		return 0;
 	if (ks_cost_target(id >> 32)) {
 		struct task_struct *cur = bpf_get_current_task_btf();
 
 		now = bpf_ktime_get_ns();
 		ks_switch_out((__u32)id, now, ks_off_reason(preempt, prev_state, cur->__state));
 	}
-	ks_switch_in(ks_cost_target(BPF_CORE_READ(next, tgid)) ? BPF_CORE_READ(next, pid) : 0, now);
+	ks_switch_in(slot, ks_cost_target(BPF_CORE_READ(next, tgid)) ? BPF_CORE_READ(next, pid) : 0,
+		     now);
 	return 0;
 }
 
