@@ -58,6 +58,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -245,6 +246,29 @@ uint64_t woken_span() {
   return waited;
 }
 
+// Runs body(0) and body(1) on two threads pinned to CPU 0, released
+// together once both are there. Returns their tids, by index.
+std::vector<long> on_cpu0_pair(const std::function<void(size_t)> &body) {
+  std::atomic<int> ready{0};
+  std::vector<long> tids(2);
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < 2; i++) {
+    ts.emplace_back([&, i] {
+      pin_to_cpu(0);
+      tids[i] = tid();
+      ready++;
+      while (ready.load() < 2) {
+        sched_yield();
+      }
+      body(i);
+    });
+  }
+  for (auto &t : ts) {
+    t.join();
+  }
+  return tids;
+}
+
 // Two threads on CPU 0 hand a byte back and forth kPingPongs times over two
 // pipes, each inside its own "pingpong" span: every hand-over is a switch
 // between two target threads. Appends each thread's CPU clock delta over
@@ -257,41 +281,27 @@ void pingpong_spans(std::string &json) {
   if (pipe2(ab, O_CLOEXEC) != 0 || pipe2(ba, O_CLOEXEC) != 0) {
     die("pipe");
   }
-  std::atomic<int> ready{0};
-  std::vector<long> tids(2);
   std::vector<uint64_t> cpu(2);
-  std::vector<std::thread> ts;
-  for (size_t i = 0; i < 2; i++) {
-    ts.emplace_back([&, i] {
-      pin_to_cpu(0);
-      tids[i] = tid();
-      ready++;
-      while (ready.load() < 2) {
-        sched_yield();
+  const std::vector<long> tids = on_cpu0_pair([&](size_t i) {
+    const int in = i == 0 ? ba[0] : ab[0];
+    const int out = i == 0 ? ab[1] : ba[1];
+    char c = 'p';
+    const uint64_t c0 = thread_cpu_ns();
+    KERNSPAN_BEGIN("pingpong");
+    for (int n = 0; n < kPingPongs; n++) {
+      if (i == 0 && write(out, &c, 1) != 1) {
+        die("write pipe");
       }
-      const int in = i == 0 ? ba[0] : ab[0];
-      const int out = i == 0 ? ab[1] : ba[1];
-      char c = 'p';
-      const uint64_t c0 = thread_cpu_ns();
-      KERNSPAN_BEGIN("pingpong");
-      for (int n = 0; n < kPingPongs; n++) {
-        if (i == 0 && write(out, &c, 1) != 1) {
-          die("write pipe");
-        }
-        if (read(in, &c, 1) != 1) {
-          die("read pipe");
-        }
-        if (i == 1 && write(out, &c, 1) != 1) {
-          die("write pipe");
-        }
+      if (read(in, &c, 1) != 1) {
+        die("read pipe");
       }
-      KERNSPAN_END("pingpong");
-      cpu[i] = thread_cpu_ns() - c0;
-    });
-  }
-  for (auto &t : ts) {
-    t.join();
-  }
+      if (i == 1 && write(out, &c, 1) != 1) {
+        die("write pipe");
+      }
+    }
+    KERNSPAN_END("pingpong");
+    cpu[i] = thread_cpu_ns() - c0;
+  });
   for (int fd : {ab[0], ab[1], ba[0], ba[1]}) {
     close(fd);
   }
@@ -574,30 +584,17 @@ int main(int argc, char **argv) {
   }
   // contend: two threads on one CPU
   {
-    std::atomic<int> ready{0};
-    std::vector<long> tids(2);
     std::vector<uint64_t> cpu(2);
     std::vector<uint64_t> waited(2);
-    std::vector<std::thread> ts;
-    for (size_t i = 0; i < 2; i++) {
-      ts.emplace_back([&, i] {
-        pin_to_cpu(0);
-        tids[i] = tid();
-        ready++;
-        while (ready.load() < 2) {
-        }
-        const uint64_t w0 = run_delay_ns();
-        const uint64_t c0 = thread_cpu_ns();
-        KERNSPAN_BEGIN("contend");
-        burn(150'000'000);
-        KERNSPAN_END("contend");
-        cpu[i] = thread_cpu_ns() - c0;
-        waited[i] = run_delay_ns() - w0;
-      });
-    }
-    for (auto &t : ts) {
-      t.join();
-    }
+    const std::vector<long> tids = on_cpu0_pair([&](size_t i) {
+      const uint64_t w0 = run_delay_ns();
+      const uint64_t c0 = thread_cpu_ns();
+      KERNSPAN_BEGIN("contend");
+      burn(150'000'000);
+      KERNSPAN_END("contend");
+      cpu[i] = thread_cpu_ns() - c0;
+      waited[i] = run_delay_ns() - w0;
+    });
     for (size_t i = 0; i < 2; i++) {
       json += ",\"contend_" + std::to_string(tids[i]) +
               "\":{\"thread_cpu_ns\":" + std::to_string(cpu[i]) +
