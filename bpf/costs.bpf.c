@@ -104,6 +104,26 @@ static __always_inline void ks_switch_in(struct ks_cpu_slot *slot, __u32 tid, __
 	slot->since = now ? now : bpf_ktime_get_ns();
 }
 
+/* Declared in this source only: bpftool 7.1's linker fails on a kfunc
+ * extern that several of the linked objects declare. */
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
+
+/*
+ * ks_rq_clock for the hot path: the same walk as plain loads through a
+ * read-only view of the task, which the verifier checks without the
+ * vmlinux-wide searches a trusted walk costs (see ks_rq_clock). The cast
+ * is inlined to a register move; a fault in the walk reads as 0.
+ */
+static __always_inline __u64 ks_rq_clock_ro(struct task_struct *task)
+{
+	struct task_struct *ro;
+
+	if (!bpf_core_field_exists(task->se.cfs_rq))
+		return 0;
+	ro = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+	return ro->se.cfs_rq->rq->clock;
+}
+
 /* The time of a switch on this CPU, on the cost clock (ks_cost_clock). */
 static __always_inline __u64 ks_switch_time(struct ks_cpu_slot *slot, struct task_struct *task)
 {
@@ -111,7 +131,7 @@ static __always_inline __u64 ks_switch_time(struct ks_cpu_slot *slot, struct tas
 
 	if (!ks_sched_clock_on())
 		return bpf_ktime_get_ns();
-	rqc = ks_rq_clock(task);
+	rqc = ks_rq_clock_ro(task);
 	if (!rqc)
 		return bpf_ktime_get_ns() - slot->clk_off;
 	if (!slot->clk_set || rqc - slot->clk_checked >= KS_CLK_CHECK_NS)

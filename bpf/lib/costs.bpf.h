@@ -124,12 +124,21 @@ static __always_inline bool ks_sched_clock_on(void)
 	return targ_sched_clock && bpf_core_field_exists(((struct sched_entity *)0)->cfs_rq);
 }
 
-/* The scheduler clock of the CPU `task` is on, as last updated; 0 if none. */
+/*
+ * The scheduler clock of the CPU `task` is on, as last updated; 0 if none.
+ * For the thread-context programs' rare first estimate (ks_cost_clock):
+ * probe reads. A plain walk through the trusted task pointer would make the
+ * verifier search all of vmlinux's BTF, by name and one type at a time,
+ * for up to four "__safe_*" variants of each pointer it loads
+ * (btf_nested_type_is_trusted), on every path that reaches the walk: that
+ * was a large part of a start here. sched_switch, where the walk is hot,
+ * goes through a read-only cast instead (costs.bpf.c).
+ */
 static __always_inline __u64 ks_rq_clock(struct task_struct *task)
 {
 	if (!bpf_core_field_exists(task->se.cfs_rq))
 		return 0;
-	return task->se.cfs_rq->rq->clock; /* BTF pointers: plain loads */
+	return BPF_CORE_READ(task, se.cfs_rq, rq, clock);
 }
 
 /* A measurement of this CPU's offset: the scheduler clock read as rqc
