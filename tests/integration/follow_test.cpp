@@ -252,7 +252,7 @@ TEST(Follow, DlopenedLibraryGetsItsSpanProbesAndTheWaitingUprobe) {
   ASSERT_TRUE(wait_for_text(prog, prog.out_path, "loaded", 10000)) << slurp(prog.err_path);
   // Attached on the collector's next rescan of the process's maps.
   ASSERT_TRUE(wait_for_text(k, k.err_path, "mapped later by PID", 10000)) << slurp(k.err_path);
-  EXPECT_NE(slurp(k.err_path).find("attached 2 span probe(s) and 1 function(s)"), std::string::npos)
+  EXPECT_NE(slurp(k.err_path).find("attached 3 span probe(s) and 1 function(s)"), std::string::npos)
       << slurp(k.err_path);
   kill(prog.pid, SIGUSR2);
   ASSERT_EQ(wait_exit(prog, 30000), 0) << slurp(prog.err_path);
@@ -267,8 +267,13 @@ TEST(Follow, DlopenedLibraryGetsItsSpanProbesAndTheWaitingUprobe) {
   EXPECT_EQ(counts["main_span"], 25u);
   EXPECT_EQ(counts["dl_span"], 25u);
   EXPECT_EQ(counts["ksdl_work"], 25u);
-  EXPECT_EQ(spans.size(), 75u) << slurp(k.out_path);
+  EXPECT_EQ(counts["dl_remote"], 25u);
+  EXPECT_EQ(spans.size(), 100u) << slurp(k.out_path);
   for (const auto &s : spans) {
+    if (s["name"] == "dl_remote") { // its program was loaded when the library appeared
+      EXPECT_EQ(s["trace_id"], "0af7651916cd43dd8448eb211c80319c") << s.dump();
+      EXPECT_EQ(s["parent_span_id"], "b7ad6b7169203331") << s.dump();
+    }
     if (s["name"] == "ksdl_work") {
       const auto it = by_id.find(s["parent_span_id"].get<std::string>());
       ASSERT_NE(it, by_id.end()) << s.dump();

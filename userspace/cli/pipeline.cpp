@@ -243,7 +243,6 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
     }
   }
   apply_following(o, plan);
-  plan.follow.load_span_programs = true; // for objects mapped later
   plan.follow.load_function_programs = waiting;
   apply_mode_options(o, plan);
   return plan;

@@ -250,6 +250,7 @@ struct Collector::Impl {
   std::vector<bpf_link *> expire_links; // expire_spans (--span-timeout), one per target
   std::vector<int> fn_return_links;     // multi-uprobe links (function returns)
   std::vector<int> fn_entry_links;      // multi-uprobe links (function entries)
+  std::vector<ks_kernspan *> late;      // programs loaded after the start (loaded())
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
@@ -278,6 +279,9 @@ struct Collector::Impl {
     detach();
     if (rb != nullptr) {
       ring_buffer__free(rb);
+    }
+    for (ks_kernspan *s : late) {
+      ks_kernspan__destroy(s);
     }
     if (skel != nullptr) {
       ks_kernspan__destroy(skel);
@@ -540,15 +544,8 @@ struct Collector::Impl {
       for (const auto &u : plan.usdt) {
         used = used || program_for(skel, u, plan.bench_span_floor) == p;
       }
-      // For objects found later, the header's register variants (the
-      // generic ones cost more verifier time and serve only sys/sdt.h-style
-      // kernspan probes): the multi-uprobe ones where the kernel has them.
-      const bool regs = multi_uprobes_supported()
-                            ? (p == skel->progs.span_begin_m ||
-                               p == skel->progs.span_begin_remote_m || p == skel->progs.span_end_m)
-                            : (p == skel->progs.span_begin || p == skel->progs.span_begin_remote ||
-                               p == skel->progs.span_end);
-      bpf_program__set_autoload(p, used || (plan.follow.load_span_programs && regs));
+      // Objects found later that need another one load it then (loaded()).
+      bpf_program__set_autoload(p, used);
     }
     // Function uprobes only when asked for: older kernels reject the
     // multi-uprobe attach type at load.
@@ -726,6 +723,54 @@ struct Collector::Impl {
     return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobes_supported();
   }
 
+  // `p`, loaded: a span program no object had at start (a library
+  // dlopened later brings a new probe kind) is loaded now, in an instance of
+  // its own that shares every map of the first. The start verifies only what
+  // it attaches: span_begin_remote_m alone is ~5 ms of verifier time.
+  bpf_program *loaded(bpf_program *p) {
+    if (p == nullptr || bpf_program__fd(p) >= 0) {
+      return p;
+    }
+    const std::string name = bpf_program__name(p);
+    for (ks_kernspan *s : late) {
+      bpf_program *q = bpf_object__find_program_by_name(s->obj, name.c_str());
+      if (q != nullptr && bpf_program__fd(q) >= 0) {
+        return q;
+      }
+    }
+    const auto t0 = Clock::now();
+    ks_kernspan *s = ks_kernspan__open();
+    if (s == nullptr) {
+      throw CollectError("cannot open the BPF object for " + name + ": " + errstr(errno));
+    }
+    late.push_back(s); // destroyed with the collector, loaded or not
+    bpf_program *want = nullptr;
+    bpf_program *q = nullptr;
+    bpf_object__for_each_program(q, s->obj) {
+      const bool it = name == bpf_program__name(q);
+      bpf_program__set_autoload(q, it);
+      if (it) {
+        want = q;
+        bpf_program__set_expected_attach_type(q, bpf_program__expected_attach_type(p));
+      }
+    }
+    bpf_map *m = nullptr;
+    bpf_object__for_each_map(m, s->obj) {
+      const bpf_map *mine = bpf_object__find_map_by_name(skel->obj, bpf_map__name(m));
+      const int err = mine == nullptr ? -ENOENT : bpf_map__reuse_fd(m, bpf_map__fd(mine));
+      if (err != 0) {
+        throw CollectError("cannot share map " + std::string(bpf_map__name(m)) + " with " + name +
+                           ": " + errstr(err));
+      }
+    }
+    if (const int err = ks_kernspan__load(s); err != 0) {
+      throw CollectError("cannot load the BPF program " + name + ": " + errstr(err));
+    }
+    spdlog::debug("loaded {} for a later object in {:.1f} ms", name,
+                  std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    return want;
+  }
+
   static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u, bool floor) {
     if (!u.program.empty()) {
       return bpf_object__find_program_by_name(sk->obj, u.program.c_str());
@@ -788,12 +833,7 @@ struct Collector::Impl {
     }
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
-      bpf_program *prog = program_for(skel, u, plan.bench_span_floor);
-      if (prog != nullptr && bpf_program__fd(prog) < 0) {
-        throw CollectError("USDT " + u.provider + ":" + u.name + " in " + u.object +
-                           " passes its arguments in other places than kernspan's header, and "
-                           "its program was not loaded at start");
-      }
+      bpf_program *prog = loaded(program_for(skel, u, plan.bench_span_floor));
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }

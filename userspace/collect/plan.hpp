@@ -69,10 +69,9 @@ struct Following {
   uint64_t exe_ino = 0;
   uint32_t exe_dev = 0;
   bool until_stopped = false; // the exit of every target does not end the trace
-  // Objects found later (dlopen, exec) may need the span programs (the
-  // header's register variants), or the function programs (--uprobe
-  // waiting for its library): load them.
-  bool load_span_programs = false;
+  // Objects found later (dlopen, exec) may need the function programs
+  // (--uprobe waiting for its library): load them. (A span program is
+  // loaded when an object needing it appears.)
   bool load_function_programs = false;
   [[nodiscard]] bool dynamic() const { return children || exe_ino != 0; }
 };
