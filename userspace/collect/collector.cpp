@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
 #include <map>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -173,6 +174,88 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   return true;
 }
 
+// The first uprobe registered after a quiet spell waits for an RCU grace
+// period, 6-15 ms here: registering takes dup_mmap_sem for writing, and that
+// semaphore's rcu_sync returns to its slow mode one grace period after the
+// last writer left. So while the programs load, a helper thread registers a
+// uprobe on an empty memfd that nothing maps, about one a millisecond: the
+// first pays the grace period in parallel with the verifier, the others keep
+// the fast mode on, and kernspan's own probes then register in microseconds.
+// Unregistering is the slow part (~85 ms a probe): the placeholders stay open
+// until detach, which hands every perf-event fd to a grandchild
+// (hand_off_perf_fds); the destructor does the same if detach never ran.
+class UprobeWarmup {
+public:
+  UprobeWarmup() = default;
+  UprobeWarmup(const UprobeWarmup &) = delete;
+  UprobeWarmup &operator=(const UprobeWarmup &) = delete;
+  ~UprobeWarmup() {
+    stop();
+    if (!fds_.empty() && !hand_off_perf_fds({})) {
+      spdlog::debug("could not hand off the uprobe placeholders; closing them in place (slow)");
+    }
+    for (int fd : fds_) {
+      close(fd);
+    }
+  }
+
+  void start() {
+    int type = 0;
+    if (FILE *f = std::fopen("/sys/bus/event_source/devices/uprobe/type", "re")) {
+      if (std::fscanf(f, "%d", &type) != 1) {
+        type = 0;
+      }
+      std::fclose(f);
+    }
+    if (type <= 0) {
+      return; // no uprobe PMU: attach pays the grace period, nothing else changes
+    }
+    thread_ = std::thread([this, type] { run(type); });
+  }
+
+  // Stop registering (the placeholders stay open). Waits for a
+  // registration in progress: attach would wait for the same grace period.
+  void stop() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      thread_.join();
+    }
+  }
+
+private:
+  void run(int type) {
+    const int mfd = memfd_create("kernspan-warmup", MFD_CLOEXEC);
+    if (mfd < 0) {
+      return;
+    }
+    const std::array<char, 16> nops{};
+    const std::string path = "/proc/self/fd/" + std::to_string(mfd);
+    if (write(mfd, nops.data(), nops.size()) == static_cast<ssize_t>(nops.size())) {
+      for (int i = 0; i < kMaxPlaceholders && !stop_.load(); i++) {
+        perf_event_attr a{};
+        a.size = sizeof(a);
+        a.type = static_cast<__u32>(type);
+        a.config1 = std::bit_cast<uintptr_t>(path.c_str()); // uprobe_path
+        a.config2 = 0;                                      // probe_offset
+        a.disabled = 1;
+        const auto fd =
+            static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+        if (fd < 0) {
+          break;
+        }
+        fds_.push_back(fd);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    close(mfd);
+  }
+
+  static constexpr int kMaxPlaceholders = 300;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::vector<int> fds_; // written by the thread until stop()
+};
+
 // Multi-uprobe links: Linux 6.6 and newer.
 bool multi_uprobes_supported() {
   static const bool supported = [] {
@@ -251,6 +334,7 @@ struct Collector::Impl {
   std::vector<int> fn_return_links;     // multi-uprobe links (function returns)
   std::vector<int> fn_entry_links;      // multi-uprobe links (function entries)
   std::vector<ks_kernspan *> late;      // programs loaded after the start (loaded())
+  UprobeWarmup warmup;                  // from load to the end of attach
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
@@ -1060,11 +1144,13 @@ std::unique_ptr<Collector> Collector::start(const Plan &plan) {
   auto impl = std::make_unique<Impl>();
   impl->plan = plan;
   const auto t0 = Clock::now();
+  impl->warmup.start();
   impl->load();
   spdlog::debug("open and load took {:.1f} ms",
                 std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   impl->setup_poll(); // pidfds before attach: an exit during attach is seen
   impl->attach();
+  impl->warmup.stop();
   return std::unique_ptr<Collector>(new Collector(std::move(impl)));
 }
 
