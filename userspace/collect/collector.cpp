@@ -1471,16 +1471,22 @@ core::RingbufFill Collector::ringbuf_fill() const {
 
 std::vector<core::BpfProgramStats> Collector::program_stats() const {
   std::vector<core::BpfProgramStats> out;
-  bpf_program *prog = nullptr;
-  bpf_object__for_each_program(prog, impl_->skel->obj) {
-    const int fd = bpf_program__fd(prog);
-    if (fd < 0) {
-      continue; // not loaded: the plan does not use it
-    }
-    bpf_prog_info info{};
-    __u32 len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-      out.push_back({bpf_program__name(prog), info.run_time_ns, info.run_cnt});
+  std::vector<const bpf_object *> objs = {impl_->skel->obj};
+  for (const ks_kernspan *s : impl_->late) { // loaded for objects found later
+    objs.push_back(s->obj);
+  }
+  for (const bpf_object *obj : objs) {
+    bpf_program *prog = nullptr;
+    bpf_object__for_each_program(prog, obj) {
+      const int fd = bpf_program__fd(prog);
+      if (fd < 0) {
+        continue; // not loaded: the plan does not use it (or the other instance has it)
+      }
+      bpf_prog_info info{};
+      __u32 len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+        out.push_back({bpf_program__name(prog), info.run_time_ns, info.run_cnt});
+      }
     }
   }
   return out;
