@@ -2,6 +2,8 @@
 // The spine end to end: the demo service marks spans with our header,
 // kernspan attaches to its PID, and every span arrives with the right
 // counts, links, ids and times.
+#include <algorithm>
+#include <filesystem>
 #include "harness.hpp"
 
 #include <chrono>
@@ -365,6 +367,49 @@ TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {
   kill(demo.pid, SIGTERM);
   EXPECT_EQ(wait_exit(demo, 5000), 0);
   EXPECT_NE(slurp(demo.out_path).find("served"), std::string::npos);
+}
+
+// After kernspan exits, the grandchild that unregisters its uprobes (see
+// hand_off_perf_fds) must hold nothing but their perf-event and multi-uprobe
+// link fds. Holding an
+// inherited BPF link kept the cost programs attached, paused but run on
+// every syscall and context switch, until it was done: seconds.
+TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "100"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::string out = temp_path("handoff.jsonl"); // marks the grandchild's command line
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "0.3", "-o", out,
+                   "-q"});
+  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  size_t grandchildren = 0;
+  std::vector<std::string> held;
+  for (const auto &proc : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = proc.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::string cmdline = slurp(proc.path() / "cmdline");
+    if (cmdline.find(out) == std::string::npos) {
+      continue;
+    }
+    grandchildren++;
+    std::error_code ec;
+    for (const auto &fd : std::filesystem::directory_iterator(proc.path() / "fd", ec)) {
+      const std::string target = std::filesystem::read_symlink(fd.path(), ec).string();
+      const std::string info = slurp(proc.path() / "fdinfo" / fd.path().filename());
+      // Multi-uprobe links are handed off on purpose (one grace period each
+      // to close); their programs fire only in the target, and return at once.
+      if (target.rfind("anon_inode:bpf", 0) == 0 &&
+          info.find("uprobe_multi") == std::string::npos) {
+        held.push_back(pid + ": " + target + " " + info.substr(0, info.find('\n', 40)));
+      }
+    }
+  }
+  EXPECT_TRUE(held.empty()) << held.size() << " BPF objects held after exit, e.g. " << held[0];
+  EXPECT_LE(grandchildren, 1u);
+  kill(demo.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(demo, 5000), 0);
 }
 
 TEST(Spine, DurationEndsTheTrace) {

@@ -143,6 +143,12 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
     return false;
   }
+  // The grandchild keeps only these: every other fd it inherits (BPF links,
+  // maps, the ring buffer) would keep the tracepoint programs attached, and
+  // run on every syscall and switch, until it is done unregistering.
+  std::vector<int> keep = fds;
+  keep.push_back(pipefd[0]);
+  std::sort(keep.begin(), keep.end());
   const pid_t child = fork();
   if (child < 0) {
     close(pipefd[0]);
@@ -151,7 +157,14 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   }
   if (child == 0) {
     if (fork() == 0) { // grandchild: nobody waits for it
-      close(pipefd[1]);
+      unsigned lo = 0; // close_range: async-signal-safe, unlike a /proc walk
+      for (const int fd : keep) {
+        if (static_cast<unsigned>(fd) > lo) {
+          close_range(lo, static_cast<unsigned>(fd) - 1, 0);
+        }
+        lo = static_cast<unsigned>(fd) + 1;
+      }
+      close_range(lo, ~0U, 0);
       char c;
       while (read(pipefd[0], &c, 1) > 0 || errno == EINTR) {
       }
