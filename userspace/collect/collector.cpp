@@ -191,7 +191,7 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
 // period, 6-15 ms here: registering takes dup_mmap_sem for writing, and that
 // semaphore's rcu_sync returns to its slow mode one grace period after the
 // last writer left. So while the programs load, a helper thread registers a
-// uprobe on an empty memfd that nothing maps, about one a millisecond: the
+// uprobe on an empty memfd that nothing maps, one every 4 ms: the
 // first pays the grace period in parallel with the verifier, the others keep
 // the fast mode on, and kernspan's own probes then register in microseconds.
 // Unregistering is the slow part (~85 ms a probe): the placeholders stay open
@@ -257,7 +257,7 @@ private:
           break;
         }
         fds_.push_back(fd);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(std::chrono::milliseconds(4));
       }
     }
     close(mfd);
