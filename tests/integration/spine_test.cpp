@@ -2,9 +2,9 @@
 // The spine end to end: the demo service marks spans with our header,
 // kernspan attaches to its PID, and every span arrives with the right
 // counts, links, ids and times.
+#include "harness.hpp"
 #include <algorithm>
 #include <filesystem>
-#include "harness.hpp"
 
 #include <chrono>
 #include <csignal>
@@ -379,8 +379,8 @@ TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "100"});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const std::string out = temp_path("handoff.jsonl"); // marks the grandchild's command line
-  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "0.3", "-o", out,
-                   "-q"});
+  Proc ks =
+      spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "0.3", "-o", out, "-q"});
   ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
   size_t grandchildren = 0;
   std::vector<std::string> held;
@@ -402,7 +402,9 @@ TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
       // to close); their programs fire only in the target, and return at once.
       if (target.rfind("anon_inode:bpf", 0) == 0 &&
           info.find("uprobe_multi") == std::string::npos) {
-        held.push_back(pid + ": " + target + " " + info.substr(0, info.find('\n', 40)));
+        std::string entry = pid;
+        entry.append(": ").append(target).append(" ").append(info.substr(0, info.find('\n', 40)));
+        held.push_back(entry);
       }
     }
   }
