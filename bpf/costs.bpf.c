@@ -453,7 +453,7 @@ int tcp_retransmit(__u64 *ctx)
 		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs); /* sender exited */
 		return 0;
 	}
-	t = task->start_time == o->start_time ? bpf_task_storage_get(&threads, task, 0, 0) : NULL;
+	t = task->start_time == o->start_time ? ks_thread_of(task, false) : NULL;
 	if (t)
 		__sync_fetch_and_add(&t->totals.tcp_retransmits, segs);
 	else
@@ -524,7 +524,7 @@ int dump_threads(struct bpf_iter__task *ctx)
 	now = bpf_ktime_get_ns();
 	r.ktime = now;
 	bpf_probe_read_kernel_str(r.comm, sizeof(r.comm), task->comm);
-	t = bpf_task_storage_get(&threads, task, 0, 0);
+	t = ks_thread_of(task, false);
 	if (t) {
 		__u64 on = t->oncpu_since;
 

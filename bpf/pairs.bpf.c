@@ -140,7 +140,7 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 	__builtin_memset(&a->v, 0, sizeof(a->v));
 	a->span_id = ks_frames_rand64();
 	/* A child of whatever the beginning thread has open, if anything. */
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	t = ks_thread_cur(false);
 	if (t && t->depth > 0) {
 		struct ks_frame *up = &t->frames[(t->depth - 1) & (KS_MAX_DEPTH - 1)];
 
@@ -229,8 +229,7 @@ int pair_begin(struct pt_regs *ctx)
 		return 0;
 	if (c->id_arg >= 0)
 		return ks_async_begin(ctx, c, pair, id);
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = ks_thread_cur(true);
 	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t || !ps) {
@@ -266,7 +265,7 @@ int pair_end(struct pt_regs *ctx)
 		return 0;
 	if (c->id_arg >= 0)
 		return ks_async_end(ctx, c, pair, id);
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	t = ks_thread_cur(false);
 	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0, 0);
 	if (!t || !ps || t->depth == 0) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);

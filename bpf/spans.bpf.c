@@ -99,8 +99,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 
 	if (!ks_is_target(id >> 32))
 		return 0;
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = ks_thread_cur(true);
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
@@ -364,7 +363,7 @@ int BPF_PROG(task_rename, struct task_struct *task, const char *comm)
 
 	if (!ks_is_target(task->tgid))
 		return 0;
-	t = bpf_task_storage_get(&threads, task, 0, 0);
+	t = ks_thread_of(task, false);
 	if (t)
 		t->comm_sent = 0;
 	return 0;
@@ -407,13 +406,14 @@ static __always_inline int ks_thread_exit(struct task_struct *task)
 
 	if (!ks_is_target(id >> 32))
 		return 0;
-	t = bpf_task_storage_get(&threads, task, 0, 0);
-	if (!t || t->depth == 0)
-		return 0;
-	ec.t = t;
-	ec.id = id;
-	ec.now = bpf_ktime_get_ns();
-	bpf_loop(KS_MAX_DEPTH, ks_exit_one, &ec, 0);
+	t = ks_thread_of(task, false);
+	if (t && t->depth != 0) {
+		ec.t = t;
+		ec.id = id;
+		ec.now = bpf_ktime_get_ns();
+		bpf_loop(KS_MAX_DEPTH, ks_exit_one, &ec, 0);
+	}
+	ks_thread_release(task);
 	return 0;
 }
 
@@ -495,7 +495,7 @@ int expire_spans(struct bpf_iter__task *ctx)
 
 	if (!task || !targ_span_timeout_ns)
 		return 0;
-	t = bpf_task_storage_get(&threads, task, 0, 0);
+	t = ks_thread_of(task, false);
 	if (!t || t->depth == 0)
 		return 0;
 	c.t = t;

@@ -96,8 +96,7 @@ int fn_entry(struct pt_regs *ctx)
 
 	if (!ks_is_target(id >> 32))
 		return 0;
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = ks_thread_cur(true);
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;

@@ -198,7 +198,7 @@ public:
     addr.sin_port = 0;
     socklen_t len = sizeof addr;
     if (bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
-        listen(listen_fd_, 64) != 0 ||
+        listen(listen_fd_, SOMAXCONN) != 0 || // --threads up to 1024 connect at once
         getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&addr), &len) != 0) {
       err = std::string("echo server on 127.0.0.1: ") + strerror(errno);
       return false;

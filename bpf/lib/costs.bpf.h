@@ -182,8 +182,7 @@ static __always_inline __u64 ks_cost_clock(__u64 mono)
 /* The current thread's state, created on its first event since attach. */
 static __always_inline struct ks_thread *ks_self(__u32 tid, __u64 now)
 {
-	struct ks_thread *t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-						   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct ks_thread *t = ks_thread_cur(true);
 
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);

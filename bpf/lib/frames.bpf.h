@@ -80,7 +80,7 @@ static __always_inline struct ks_thread *ks_end_thread(__u64 id)
 
 	if (!ks_is_target(id >> 32))
 		return NULL;
-	t = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+	t = ks_thread_cur(false);
 	if (!t || t->depth == 0) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);
 		return NULL;

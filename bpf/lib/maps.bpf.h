@@ -44,8 +44,10 @@ struct ks_frame {
 	struct ks_costs base; /* thread counters at begin (when targ_costs) */
 };
 
-/* Per-thread state, in task local storage: freed when the thread exits, so
- * a reused tid never inherits a stack or counters. */
+/* Per-thread state: in the thread's slot of `thread_slots`, or in task
+ * local storage when another thread holds that slot (ks_thread_of). A
+ * reused tid never inherits a stack or counters: exits free slots, and a
+ * slot held under the same tid by an older thread is taken over fresh. */
 struct ks_thread {
 	__u32 depth;	/* frames in use */
 	__u32 overflow; /* begins refused past KS_MAX_DEPTH, still to be ended */
@@ -122,6 +124,99 @@ struct {
 	__type(key, int);
 	__type(value, struct ks_thread);
 } threads SEC(".maps") __weak;
+
+/*
+ * Where a thread's ks_thread lives. First choice: slot tid % KS_THREAD_SLOTS
+ * of an array, claimed on the thread's first event if free. An array lookup
+ * is inlined by the verifier; a task-storage lookup was ~40 ns of every span
+ * begin, span end and cost event of a target thread here. A thread whose
+ * slot is taken lives in task local storage as before, for good: it never
+ * moves, so its stack is never split. The slot remembers its thread's start
+ * time, so a later thread with the same tid (the owner is then dead) takes
+ * it over fresh instead of inheriting a stack; thread exit frees it.
+ */
+#define KS_THREAD_SLOTS 256
+#define KS_PF_EXITING 0x00000004 /* include/linux/sched.h, not in vmlinux.h */
+
+struct ks_thread_slot {
+	__u32 owner; /* tid; 0: free */
+	__u32 _pad;
+	__u64 start_time; /* the owner's task->start_time */
+	struct ks_thread t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KS_THREAD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct ks_thread_slot);
+} thread_slots SEC(".maps") __weak;
+
+/* What task storage's zero-filled creation gives: all but the frames, which
+ * depth 0 makes unread. */
+static __always_inline void ks_thread_reset(struct ks_thread *t)
+{
+	t->depth = 0;
+	t->overflow = 0;
+	__builtin_memset(&t->totals, 0, sizeof(t->totals));
+	t->oncpu_since = 0;
+	t->offcpu_since = 0;
+	t->syscall_start = 0;
+	t->off_reason = 0;
+	t->syscall_nr = 0;
+	t->rng = 0;
+	__builtin_memset(t->sent_names, 0, sizeof(t->sent_names));
+	t->comm_sent = 0;
+	t->rd_out = 0;
+}
+
+/* `task`'s state (a trusted task pointer); with `create`, made on first use. */
+static __always_inline struct ks_thread *ks_thread_of(struct task_struct *task, bool create)
+{
+	__u32 tid = task->pid, k = tid & (KS_THREAD_SLOTS - 1);
+	__u64 start = task->start_time;
+	struct ks_thread_slot *s = bpf_map_lookup_elem(&thread_slots, &k);
+	struct ks_thread *t;
+
+	if (s && s->owner == tid) {
+		if (s->start_time == start)
+			return &s->t;
+		if (!create)
+			return NULL;
+		/* The same tid, a new thread: the owner has exited. */
+		s->start_time = start;
+		ks_thread_reset(&s->t);
+		return &s->t;
+	}
+	t = bpf_task_storage_get(&threads, task, 0, 0);
+	if (t || !create)
+		return t;
+	/* Not for a thread past its exit (its last switch-out): the slot it
+	 * gave back would stay taken by a dead tid. */
+	if (s && s->owner == 0 && !(task->flags & KS_PF_EXITING) &&
+	    __sync_val_compare_and_swap(&s->owner, 0, tid) == 0) {
+		s->start_time = start;
+		ks_thread_reset(&s->t);
+		return &s->t;
+	}
+	return bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* The current thread's state; with `create`, made on first use. */
+static __always_inline struct ks_thread *ks_thread_cur(bool create)
+{
+	return ks_thread_of(bpf_get_current_task_btf(), create);
+}
+
+/* An exiting thread gives its slot back (if it has one). */
+static __always_inline void ks_thread_release(struct task_struct *task)
+{
+	__u32 tid = task->pid, k = tid & (KS_THREAD_SLOTS - 1);
+	struct ks_thread_slot *s = bpf_map_lookup_elem(&thread_slots, &k);
+
+	if (s && s->owner == tid && s->start_time == task->start_time)
+		s->owner = 0;
+}
 
 /* Is this process one we watch? One compare for a single target, one
  * lookup for a set; a growing set (following forks) still answers the first

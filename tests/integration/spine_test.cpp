@@ -178,6 +178,51 @@ TEST(Spine, ThreadsEachGetTheirOwnStacks) {
   expect_no_drops(t.ks_out);
 }
 
+// More threads than the BPF side's thread slots (KS_THREAD_SLOTS, 256):
+// threads whose tids share a slot live in task storage instead. Every
+// thread's stack must still be its own and every span counted.
+TEST(Spine, MoreThreadsThanSlotsKeepTheirStacksApart) {
+  KS_REQUIRE_ROOT();
+  constexpr int kThreads = 300;
+  const Traced t = trace_demo({"--requests", "3000", "--threads", std::to_string(kThreads),
+                               "--rate", "3000", "--linger-ms", "50"});
+  ASSERT_EQ(t.demo_status, 0);
+  ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+  ASSERT_EQ(t.report["requests"].get<int>(), 3000);
+  const auto counts = count_by_name(t.spans);
+  for (const auto &[name, st] : t.report["spans"].items()) {
+    EXPECT_EQ(counts.at(name), st["count"].get<size_t>()) << name;
+  }
+  std::set<int> tids;
+  std::map<std::string, const json *> by_id;
+  for (const auto &s : t.spans) {
+    tids.insert(s["tid"].get<int>());
+    by_id[s["span_id"]] = &s;
+  }
+  // Paced over a second, requests reach every worker (all started within
+  // the first ~150 ms), so more tids ran than there are slots.
+  std::map<int, int> per_slot;
+  for (int tid : tids) {
+    per_slot[tid % 256]++;
+  }
+  const auto shared =
+      std::count_if(per_slot.begin(), per_slot.end(), [](const auto &kv) { return kv.second > 1; });
+  EXPECT_GT(tids.size(), 256u);
+  EXPECT_GT(shared, 0) << "no two threads shared a slot: the fallback went untested";
+  for (const auto &s : t.spans) {
+    const std::string parent = s["parent_span_id"];
+    if (parent.empty()) {
+      EXPECT_EQ(s["name"], "handle_request") << s.dump();
+      continue;
+    }
+    ASSERT_TRUE(by_id.count(parent)) << "parent missing for " << s.dump();
+    const json &p = *by_id.at(parent);
+    EXPECT_EQ(p["tid"], s["tid"]) << s.dump();
+    EXPECT_EQ(p["trace_id"], s["trace_id"]) << s.dump();
+  }
+  expect_no_drops(t.ks_out);
+}
+
 TEST(Spine, RemoteTraceparentIsAdopted) {
   KS_REQUIRE_ROOT();
   const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
