@@ -414,9 +414,9 @@ TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {
   EXPECT_NE(slurp(demo.out_path).find("served"), std::string::npos);
 }
 
-// After kernspan exits, the grandchild that unregisters its uprobes (see
-// hand_off_perf_fds) must hold nothing but their perf-event and multi-uprobe
-// link fds. Holding an
+// Soon after kernspan exits, the grandchild that unregisters its uprobes
+// (see hand_off_perf_fds) must hold nothing but their perf-event and
+// multi-uprobe link fds. Holding an
 // inherited BPF link kept the cost programs attached, paused but run on
 // every syscall and context switch, until it was done: seconds.
 TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
@@ -427,6 +427,9 @@ TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
   Proc ks =
       spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "0.3", "-o", out, "-q"});
   ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  // It closes the other BPF objects first, at once; the perf events take
+  // ~85 ms each (10 or more of them here).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   size_t grandchildren = 0;
   std::vector<std::string> held;
   for (const auto &proc : std::filesystem::directory_iterator("/proc")) {

@@ -125,13 +125,23 @@ std::string errstr(int err) {
 // objects are destroyed as usual afterwards.
 bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   std::vector<int> fds = link_fds; // multi-uprobe links: one grace period each
+  // The other BPF objects (tracepoint links, programs, maps): the grandchild
+  // holds them too, so that freeing them is not part of kernspan's exit, but
+  // closes them first, at once: held on, they kept the tracepoint programs
+  // attached, paused but run on every syscall and switch, for as long as the
+  // unregistering took (seconds).
+  std::vector<int> bpf_objs;
   if (DIR *d = opendir("/proc/self/fd")) {
     while (dirent *e = readdir(d)) {
       char target[64] = {};
       const std::string link = std::string("/proc/self/fd/") + e->d_name;
       const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
+      const int fd = std::atoi(e->d_name);
       if (n > 0 && std::strcmp(target, "anon_inode:[perf_event]") == 0) {
-        fds.push_back(std::atoi(e->d_name));
+        fds.push_back(fd);
+      } else if (n > 0 && std::strncmp(target, "anon_inode:bpf", 14) == 0 &&
+                 std::find(link_fds.begin(), link_fds.end(), fd) == link_fds.end()) {
+        bpf_objs.push_back(fd);
       }
     }
     closedir(d);
@@ -143,10 +153,9 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
     return false;
   }
-  // The grandchild keeps only these: every other fd it inherits (BPF links,
-  // maps, the ring buffer) would keep the tracepoint programs attached, and
-  // run on every syscall and switch, until it is done unregistering.
+  // The grandchild keeps only these (not, say, the caller's pipes).
   std::vector<int> keep = fds;
+  keep.insert(keep.end(), bpf_objs.begin(), bpf_objs.end());
   keep.push_back(pipefd[0]);
   std::sort(keep.begin(), keep.end());
   const pid_t child = fork();
@@ -167,6 +176,9 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
       close_range(lo, ~0U, 0);
       char c;
       while (read(pipefd[0], &c, 1) > 0 || errno == EINTR) {
+      }
+      for (int fd : bpf_objs) {
+        close(fd);
       }
       for (int fd : fds) {
         close(fd);
