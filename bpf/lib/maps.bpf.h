@@ -170,12 +170,20 @@ static __always_inline void ks_thread_reset(struct ks_thread *t)
 	t->rd_out = 0;
 }
 
+/* The slot a thread with this tid would own (it may hold another's). */
+static __always_inline struct ks_thread_slot *ks_slot_of(__u32 tid)
+{
+	__u32 k = tid & (KS_THREAD_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&thread_slots, &k);
+}
+
 /* `task`'s state (a trusted task pointer); with `create`, made on first use. */
 static __always_inline struct ks_thread *ks_thread_of(struct task_struct *task, bool create)
 {
-	__u32 tid = task->pid, k = tid & (KS_THREAD_SLOTS - 1);
+	__u32 tid = task->pid;
 	__u64 start = task->start_time;
-	struct ks_thread_slot *s = bpf_map_lookup_elem(&thread_slots, &k);
+	struct ks_thread_slot *s = ks_slot_of(tid);
 	struct ks_thread *t;
 
 	if (s && s->owner == tid) {
@@ -183,23 +191,22 @@ static __always_inline struct ks_thread *ks_thread_of(struct task_struct *task, 
 			return &s->t;
 		if (!create)
 			return NULL;
-		/* The same tid, a new thread: the owner has exited. */
-		s->start_time = start;
-		ks_thread_reset(&s->t);
-		return &s->t;
+		/* The same tid, a new thread: the owner has exited. Take over. */
+	} else {
+		t = bpf_task_storage_get(&threads, task, 0, 0);
+		if (t || !create)
+			return t;
+		/* Claim a free slot; not for a thread past its exit (its last
+		 * switch-out): the slot it gave back would stay taken by a dead
+		 * tid. */
+		if (!s || s->owner != 0 || (task->flags & KS_PF_EXITING) ||
+		    __sync_val_compare_and_swap(&s->owner, 0, tid) != 0)
+			return bpf_task_storage_get(&threads, task, 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	}
-	t = bpf_task_storage_get(&threads, task, 0, 0);
-	if (t || !create)
-		return t;
-	/* Not for a thread past its exit (its last switch-out): the slot it
-	 * gave back would stay taken by a dead tid. */
-	if (s && s->owner == 0 && !(task->flags & KS_PF_EXITING) &&
-	    __sync_val_compare_and_swap(&s->owner, 0, tid) == 0) {
-		s->start_time = start;
-		ks_thread_reset(&s->t);
-		return &s->t;
-	}
-	return bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	s->start_time = start;
+	ks_thread_reset(&s->t);
+	return &s->t;
 }
 
 /* The current thread's state; with `create`, made on first use. */
@@ -211,8 +218,8 @@ static __always_inline struct ks_thread *ks_thread_cur(bool create)
 /* An exiting thread gives its slot back (if it has one). */
 static __always_inline void ks_thread_release(struct task_struct *task)
 {
-	__u32 tid = task->pid, k = tid & (KS_THREAD_SLOTS - 1);
-	struct ks_thread_slot *s = bpf_map_lookup_elem(&thread_slots, &k);
+	__u32 tid = task->pid;
+	struct ks_thread_slot *s = ks_slot_of(tid);
 
 	if (s && s->owner == tid && s->start_time == task->start_time)
 		s->owner = 0;
