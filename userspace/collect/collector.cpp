@@ -385,6 +385,7 @@ struct Collector::Impl {
   std::unordered_map<uint32_t, std::string> comms; // tid -> comm
 
   ~Impl() {
+    warmup.stop(); // its placeholders go in detach's hand-off (if attach never finished)
     detach();
     if (rb != nullptr) {
       ring_buffer__free(rb);
