@@ -8,7 +8,12 @@
 // watched. To start work only once all of them are, count the sites of each
 // probe in our own .note.stapsdt and wait until the semaphore reaches that
 // count, then give the tracer a moment to finish attaching its program to the
-// last site. Used by examples/ and bench/ (header-only, no kernspan internals).
+// last site. That moment is enough for kernspan's own probes, which it
+// attaches with multi-uprobe links (the program is in place before the
+// kernel raises a semaphore). A tracer that opens one perf uprobe per site
+// (libbpf's generic USDT attach) raises it before attaching the program, so
+// a test of that path uses ready_signal.hpp's handshake instead. Used by examples/ and bench/
+// (header-only, no kernspan internals).
 #ifndef KERNSPAN_EXAMPLES_TRACER_WAIT_HPP
 #define KERNSPAN_EXAMPLES_TRACER_WAIT_HPP
 

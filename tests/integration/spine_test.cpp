@@ -364,10 +364,10 @@ TEST(Spine, SpanTimeoutReportsLateAndLostSpansOnce) {
 TEST(Spine, SysSdtProbesUseTheGenericArgumentPath) {
   KS_REQUIRE_ROOT();
   const std::string out = temp_path("sdt.jsonl");
-  Proc prog = spawn({SDT_BIN, "250"});
-  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "-o", out, "-q"});
-  ASSERT_EQ(wait_exit(prog, 20000), 0) << slurp(prog.err_path);
-  ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  const ReadyRun r = trace_ready({SDT_BIN, "250"}, {"-o", out, "-q"});
+  ASSERT_TRUE(r.attached) << r.ks_err;
+  ASSERT_EQ(r.prog_status, 0) << slurp(r.prog.err_path);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
   const auto spans = read_jsonl(out);
   std::map<std::string, size_t> n;
   std::map<std::string, std::string> id_of;
@@ -389,7 +389,7 @@ TEST(Spine, SysSdtProbesUseTheGenericArgumentPath) {
       EXPECT_EQ(id_of[s["parent_span_id"]], s["trace_id"]);
     }
   }
-  expect_no_drops(slurp(ks.out_path));
+  expect_no_drops(r.ks_out);
 }
 
 TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {

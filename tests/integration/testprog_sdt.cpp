@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // kernspan's probes written with <sys/sdt.h> instead of our header: the
 // compiler places the arguments (memory, other registers), so kernspan must
-// use its generic USDT programs. Runs N nested pairs, then exits.
+// use its generic USDT programs. Prints "ready", waits for SIGUSR1, runs N
+// nested pairs, then exits. Not the semaphore wait of tracer_wait.hpp:
+// libbpf's generic attach opens one perf uprobe per site, and the kernel
+// raises the semaphore when it opens one, before the program is attached to
+// it; the handshake waits for kernspan's "attached" instead.
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-#include "tracer_wait.hpp"
+#include "ready_signal.hpp"
 
 #include <atomic>
 #include <cstdio>
@@ -39,7 +43,8 @@ const char *volatile g_names[2] = {"sdt_outer", "sdt_inner"};
 
 int main(int argc, char **argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 100;
-  KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_sdt");
+  const sigset_t go = kernspan_examples::say_ready();
+  kernspan_examples::wait_for_go(go);
   const char *const n[2] = {g_names[0], g_names[1]};
   for (int i = 0; i < count; i++) {
     BEGIN(0);
