@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <spdlog/spdlog.h>
 
 namespace kernspan::cli {
 namespace {
@@ -283,6 +284,9 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   SinkSet sink_set = make_sinks(sink_options, o.pids, sinks);
   sink_set.read_threads(plan.threads);
 
+  spdlog::debug(
+      "planned in {:.1f} ms",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   auto collector = collect::Collector::start(plan);
   if (sink_set.reads_threads()) {
     // Attach the thread iterators now, while the targets are known to live,

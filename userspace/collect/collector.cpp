@@ -113,18 +113,65 @@ std::string errstr(int err) {
   return std::strerror(err < 0 ? -err : err);
 }
 
+// Closes `fds` (uprobe links and perf events) from up to kMaxClosers
+// processes at once, in order within each: every close waits for a grace
+// period, and those waited for together are one. Each helper drops the
+// others' references and waits until this process has dropped its own, so
+// that its close is the last reference. Perf-event uprobes still go one at a
+// time (the kernel holds event_mutex through the wait); multi-uprobe links
+// do not. Called in the hand-off grandchild: async-signal-safe only.
+void close_in_parallel(const std::vector<int> &fds) {
+  constexpr size_t kMaxClosers = 16;
+  const size_t n = std::min(fds.size(), kMaxClosers);
+  int go[2];
+  if (n < 2 || pipe2(go, O_CLOEXEC) != 0) {
+    for (int fd : fds) {
+      close(fd);
+    }
+    return;
+  }
+  for (size_t k = 0; k < n; k++) {
+    if (fork() == 0) { // closes fds k, k + n, k + 2n...
+      close(go[1]);
+      for (size_t i = 0; i < fds.size(); i++) {
+        if (i % n != k) {
+          close(fds[i]);
+        }
+      }
+      char c;
+      while (read(go[0], &c, 1) > 0 || errno == EINTR) {
+      }
+      for (size_t i = k; i < fds.size(); i += n) {
+        close(fds[i]);
+      }
+      _exit(0);
+    }
+  }
+  close(go[0]);
+  for (int fd : fds) {
+    close(fd);
+  }
+  close(go[1]); // the helpers read EOF: theirs are now the last references
+}
+
 // Closing a uprobe's perf event unregisters it, and the kernel waits for an
-// RCU grace period each time, one probe after another: ~110 ms a probe here,
-// 1.4 s for the demo's 13 sites, even from parallel threads. So kernspan does
-// not wait: the programs are paused first (they return at once), a detached
-// grandchild inherits copies of the perf-event fds, we close ours (not the
-// last reference, so fast), and once we have exited (its pipe reads EOF) the
-// grandchild closes the last references and the kernel unregisters the
-// probes. Multi-uprobe link fds (one grace period each) go the same way.
-// Returns false if the hand-off could not be made. libbpf's link
-// objects are destroyed as usual afterwards.
-bool hand_off_perf_fds(const std::vector<int> &link_fds) {
+// RCU tasks-trace grace period each time, holding event_mutex: ~110 ms a
+// probe here, one after another even from parallel threads. Closing a
+// multi-uprobe link waits for one such period for all its probes, without
+// the mutex (parallel closes share it). So kernspan does not wait: the
+// programs are paused first (they return at once), a detached grandchild
+// inherits copies of the perf-event and link fds, we close ours (not the last
+// reference, so fast), and once we have exited (its pipe reads EOF) the
+// grandchild closes the last references (close_in_parallel) and the kernel
+// unregisters the probes. `last`: the warm-up's placeholder links, handed
+// off the same way. Returns false if the hand-off could not be made. libbpf's
+// link objects are destroyed as usual afterwards.
+bool hand_off_perf_fds(const std::vector<int> &link_fds, const std::vector<int> &last) {
   std::vector<int> fds = link_fds; // multi-uprobe links: one grace period each
+  const auto listed = [&](int fd) {
+    return std::find(link_fds.begin(), link_fds.end(), fd) != link_fds.end() ||
+           std::find(last.begin(), last.end(), fd) != last.end();
+  };
   // The other BPF objects (tracepoint links, programs, maps): the grandchild
   // holds them too, so that freeing them is not part of kernspan's exit, but
   // closes them first, at once: held on, they kept the tracepoint programs
@@ -139,13 +186,13 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
       const int fd = std::atoi(e->d_name);
       if (n > 0 && std::strcmp(target, "anon_inode:[perf_event]") == 0) {
         fds.push_back(fd);
-      } else if (n > 0 && std::strncmp(target, "anon_inode:bpf", 14) == 0 &&
-                 std::find(link_fds.begin(), link_fds.end(), fd) == link_fds.end()) {
+      } else if (n > 0 && std::strncmp(target, "anon_inode:bpf", 14) == 0 && !listed(fd)) {
         bpf_objs.push_back(fd);
       }
     }
     closedir(d);
   }
+  fds.insert(fds.end(), last.begin(), last.end()); // after the probes in the target
   if (fds.empty()) {
     return true;
   }
@@ -180,9 +227,7 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
       for (int fd : bpf_objs) {
         close(fd);
       }
-      for (int fd : fds) {
-        close(fd);
-      }
+      close_in_parallel(fds);
     }
     _exit(0);
   }
@@ -199,16 +244,19 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   return true;
 }
 
+bool multi_uprobes_supported();
+
 // The first uprobe registered after a quiet spell waits for an RCU grace
 // period, 6-15 ms here: registering takes dup_mmap_sem for writing, and that
 // semaphore's rcu_sync returns to its slow mode one grace period after the
 // last writer left. So while the programs load, a helper thread registers a
-// uprobe on an empty memfd that nothing maps, one every 4 ms: the
-// first pays the grace period in parallel with the verifier, the others keep
-// the fast mode on, and kernspan's own probes then register in microseconds.
-// Unregistering is the slow part (~85 ms a probe): the placeholders stay open
-// until detach, which hands every perf-event fd to a grandchild
-// (hand_off_perf_fds); the destructor does the same if detach never ran.
+// uprobe on an empty memfd that nothing maps (a multi-uprobe link of an empty
+// program), one every 4 ms: the first pays the grace period in parallel with
+// the verifier, the others keep the fast mode on, and kernspan's own probes
+// then register in microseconds. Unregistering is the slow part (one grace
+// period, ~85 ms): the placeholders stay open until detach, which hands them
+// to its grandchild (hand_off_perf_fds); the destructor does the same if
+// detach never ran.
 class UprobeWarmup {
 public:
   UprobeWarmup() = default;
@@ -216,7 +264,7 @@ public:
   UprobeWarmup &operator=(const UprobeWarmup &) = delete;
   ~UprobeWarmup() {
     stop();
-    if (!fds_.empty() && !hand_off_perf_fds({})) {
+    if (!fds_.empty() && !hand_off_perf_fds({}, fds_)) {
       spdlog::debug("could not hand off the uprobe placeholders; closing them in place (slow)");
     }
     for (int fd : fds_) {
@@ -225,17 +273,10 @@ public:
   }
 
   void start() {
-    int type = 0;
-    if (FILE *f = std::fopen("/sys/bus/event_source/devices/uprobe/type", "re")) {
-      if (std::fscanf(f, "%d", &type) != 1) {
-        type = 0;
-      }
-      std::fclose(f);
+    if (!multi_uprobes_supported()) {
+      return; // attach pays the grace period, nothing else changes
     }
-    if (type <= 0) {
-      return; // no uprobe PMU: attach pays the grace period, nothing else changes
-    }
-    thread_ = std::thread([this, type] { run(type); });
+    thread_ = std::thread([this] { run(); });
   }
 
   // Stop registering (the placeholders stay open). Waits for a
@@ -247,24 +288,40 @@ public:
     }
   }
 
-private:
-  void run(int type) {
-    const int mfd = memfd_create("kernspan-warmup", MFD_CLOEXEC);
-    if (mfd < 0) {
-      return;
+  // The placeholder links, for detach's hand-off (after stop()).
+  [[nodiscard]] const std::vector<int> &links() const { return fds_; }
+  // After that hand-off: the numbers now name /dev/null.
+  void handed_off() {
+    for (int fd : fds_) {
+      close(fd);
     }
+    fds_.clear();
+  }
+
+private:
+  void run() {
+    // Multi-uprobe links, not perf-event uprobes: opening and closing a
+    // perf-event uprobe takes the kernel's event_mutex, and closing holds it
+    // through an RCU tasks-trace grace period (~85 ms). A previous run's
+    // hand-off grandchild closing its placeholders so blocked this run's
+    // warm-up for up to 0.4 s. A link needs a program: two instructions.
+    const std::array<bpf_insn, 2> insns{{
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}, // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                  // exit
+    }};
+    bpf_prog_load_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
+    const int prog =
+        bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ks_warmup", "GPL", insns.data(), insns.size(), &opts);
+    const int mfd = memfd_create("kernspan-warmup", MFD_CLOEXEC);
     const std::array<char, 16> nops{};
-    const std::string path = "/proc/self/fd/" + std::to_string(mfd);
-    if (write(mfd, nops.data(), nops.size()) == static_cast<ssize_t>(nops.size())) {
+    if (prog >= 0 && mfd >= 0 &&
+        write(mfd, nops.data(), nops.size()) == static_cast<ssize_t>(nops.size())) {
+      const std::string path = "/proc/self/fd/" + std::to_string(mfd);
+      const std::array<uint64_t, 1> zero{};
       for (int i = 0; i < kMaxPlaceholders && !stop_.load(); i++) {
-        perf_event_attr a{};
-        a.size = sizeof(a);
-        a.type = static_cast<__u32>(type);
-        a.config1 = std::bit_cast<uintptr_t>(path.c_str()); // uprobe_path
-        a.config2 = 0;                                      // probe_offset
-        a.disabled = 1;
-        const auto fd =
-            static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC));
+        const int fd = uprobe_multi_link(prog, path, zero, zero, false, 0);
         if (fd < 0) {
           break;
         }
@@ -272,7 +329,12 @@ private:
         std::this_thread::sleep_for(std::chrono::milliseconds(4));
       }
     }
-    close(mfd);
+    if (mfd >= 0) {
+      close(mfd);
+    }
+    if (prog >= 0) {
+      close(prog); // the links hold it
+    }
   }
 
   static constexpr int kMaxPlaceholders = 300;
@@ -425,7 +487,10 @@ struct Collector::Impl {
     skel->bss->ks_paused = 1;
     std::vector<int> multi_links = fn_entry_links;
     multi_links.insert(multi_links.end(), fn_return_links.begin(), fn_return_links.end());
-    if (!hand_off_perf_fds(multi_links)) {
+    warmup.stop();
+    if (hand_off_perf_fds(multi_links, warmup.links())) {
+      warmup.handed_off();
+    } else {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
     }
     // Handed off (now /dev/null), or, if that failed, one RCU grace period
@@ -1176,7 +1241,10 @@ std::unique_ptr<Collector> Collector::start(const Plan &plan) {
                 std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   impl->setup_poll(); // pidfds before attach: an exit during attach is seen
   impl->attach();
+  const auto t1 = Clock::now();
   impl->warmup.stop();
+  spdlog::debug("warm-up stopped in {:.1f} ms",
+                std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
   return std::unique_ptr<Collector>(new Collector(std::move(impl)));
 }
 
