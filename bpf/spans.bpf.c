@@ -22,50 +22,28 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* bpf_loop state for parsing a traceparent, one character per call (the
- * verifier then checks one step instead of 55 unrolled ones). */
-struct ks_tp_ctx {
-	char tp[64];
-	__u64 v[5]; /* version, trace hi, trace lo, parent, flags */
-	int bad;
-};
-
-static long ks_tp_step(__u32 k, void *arg)
+/*
+ * n lower-case hex digits at s as a number (W3C trace context allows no
+ * upper case, and OpenTelemetry's propagators refuse it), without a branch: each digit's class and
+ * value come from sign bits, and a bad character sets *bad. Straight-line
+ * code is verified in one pass; the bpf_loop callback this replaces was
+ * checked again and again until its states converged (~6000 instructions,
+ * ~10 ms of span_begin_remote's verification).
+ */
+static __always_inline __u64 ks_hex(const unsigned char *s, const int n, __u64 *bad)
 {
-	struct ks_tp_ctx *c = arg;
-	char ch = c->tp[k & 63];
-	__u32 field;
-	int d;
+	__u64 v = 0;
 
-	/* "vv-" 32 hex "-" 16 hex "-" 2 hex: dashes at 2, 35, 52 */
-	if (k == 2 || k == 35 || k == 52) {
-		if (ch != '-')
-			c->bad = 1;
-		return c->bad;
+#pragma unroll
+	for (int i = 0; i < n; i++) {
+		__s64 x = s[i];
+		__s64 dig = (((x - '0') | ('9' - x)) >> 63) + 1; /* 1 for 0-9, else 0 */
+		__s64 alp = (((x - 'a') | ('f' - x)) >> 63) + 1; /* 1 for a-f, else 0 */
+
+		v = (v << 4) | (__u64)(dig * (x - '0') + alp * (x - 'a' + 10));
+		*bad |= (__u64)(1 - (dig | alp));
 	}
-	if (ch >= '0' && ch <= '9')
-		d = ch - '0';
-	else if (ch >= 'a' && ch <= 'f')
-		d = ch - 'a' + 10;
-	else if (ch >= 'A' && ch <= 'F')
-		d = ch - 'A' + 10;
-	else {
-		c->bad = 1;
-		return 1;
-	}
-	if (k < 2)
-		field = 0;
-	else if (k < 19)
-		field = 1;
-	else if (k < 35)
-		field = 2;
-	else if (k < 52)
-		field = 3;
-	else
-		field = 4;
-	field %= 5;
-	c->v[field] = (c->v[field] << 4) | d;
-	return 0;
+	return v;
 }
 
 /*
@@ -74,19 +52,49 @@ static long ks_tp_step(__u32 k, void *arg)
  */
 static __always_inline int ks_parse_traceparent(__u64 uptr, struct ks_frame *f)
 {
-	struct ks_tp_ctx c = {};
+	unsigned char tp[KS_TRACEPARENT_LEN] = {};
+	__u64 bad = 0, version, hi, lo, parent, flags;
 
-	if (!uptr || bpf_probe_read_user(c.tp, KS_TRACEPARENT_LEN, (const void *)uptr))
+	if (!uptr || bpf_probe_read_user(tp, KS_TRACEPARENT_LEN, (const void *)uptr))
 		return -1;
-	bpf_loop(KS_TRACEPARENT_LEN, ks_tp_step, &c, 0);
-	if (c.bad || c.v[0] == 0xff)
+	bad |= (__u64)(tp[2] ^ '-') | (__u64)(tp[35] ^ '-') | (__u64)(tp[52] ^ '-');
+	version = ks_hex(tp, 2, &bad);
+	hi = ks_hex(tp + 3, 16, &bad);
+	lo = ks_hex(tp + 19, 16, &bad);
+	parent = ks_hex(tp + 36, 16, &bad);
+	flags = ks_hex(tp + 53, 2, &bad);
+	if (bad || version == 0xff || (!hi && !lo) || !parent)
 		return -1;
-	if ((!c.v[1] && !c.v[2]) || !c.v[3])
-		return -1;
-	f->trace_id_hi = c.v[1];
-	f->trace_id_lo = c.v[2];
-	f->parent_span_id = c.v[3];
-	f->flags |= KS_SPAN_REMOTE_PARENT | ((c.v[4] & 1) ? KS_SPAN_SAMPLED : 0);
+	f->trace_id_hi = hi;
+	f->trace_id_lo = lo;
+	f->parent_span_id = parent;
+	f->flags |= KS_SPAN_REMOTE_PARENT | ((flags & 1) ? KS_SPAN_SAMPLED : 0);
+	return 0;
+}
+
+/*
+ * The cost counters at a begin, as a global function: the verifier checks it
+ * once, on its own, instead of once for each way into it (the traceparent
+ * paths tripled span_begin_remote's verification).
+ */
+__noinline int ks_begin_costs(struct ks_thread *t, __u32 tid, __u64 now, struct ks_costs *out)
+{
+	if (!t || !out)
+		return 0;
+	ks_costs_at(t, tid, now, out);
+	return 0;
+}
+
+/* What the span in frame f cost up to `now`; global for the same reason. */
+__noinline int ks_span_costs(struct ks_thread *t, __u32 tid, __u64 now, const struct ks_frame *f,
+			     struct ks_costs *out)
+{
+	struct ks_costs end;
+
+	if (!t || !f || !out)
+		return 0;
+	ks_costs_at(t, tid, now, &end);
+	ks_costs_delta(&end, &f->base, out);
 	return 0;
 }
 
@@ -125,7 +133,7 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
 	if (targ_costs)
-		ks_costs_at(t, (__u32)id, f->start_ns, &f->base);
+		ks_begin_costs(t, (__u32)id, f->start_ns, &f->base);
 	return 0;
 }
 
@@ -166,10 +174,7 @@ static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, 
 	r->name_ptr = f->name_ptr;
 	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
-		struct ks_costs end;
-
-		ks_costs_at(t, (__u32)id, now, &end);
-		ks_costs_delta(&end, &f->base, &r->costs);
+		ks_span_costs(t, (__u32)id, now, f, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
 	} else if (with_name) {
 		__builtin_memset(&r->costs, 0, sizeof(r->costs));

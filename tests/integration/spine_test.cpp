@@ -244,11 +244,17 @@ TEST(Spine, RemoteTraceparentIsAdopted) {
 TEST(Spine, MalformedTraceparentStartsANewTraceAndIsCounted) {
   KS_REQUIRE_ROOT();
   for (const std::string tp :
-       {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",       // short
-        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",    // not hex
-        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // no dash
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero id
-        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) { // ver ff
+       {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",    // short
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", // not hex
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", // no dash
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01", // zero id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", // ver ff
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // upper case
+        // each just outside a range of hex digits: / : ` g
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba9/2b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0:",
+        "0`-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34dg6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
     const Traced t = trace_demo({"--requests", "3", "--traceparent", tp, "--linger-ms", "50"});
     ASSERT_EQ(t.ks_status, 0) << t.ks_err;
     ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 3u) << tp;
