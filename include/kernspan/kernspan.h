@@ -126,8 +126,9 @@ KERNSPAN_DEFINE_SEMAPHORE_(span_end);
 
 /*
  * Begin a span that continues a trace begun elsewhere: `traceparent` is a
- * W3C Trace Context header value ("00-<trace id>-<parent id>-<flags>").
- * An invalid value starts a new trace (and kernspan counts it).
+ * W3C Trace Context header value ("00-<trace id>-<parent id>-<flags>", in
+ * lower-case hex). An invalid value (upper case included, as the spec says)
+ * starts a new trace, and kernspan counts it.
  */
 #define KERNSPAN_BEGIN_REMOTE(name, traceparent)                                                   \
 	do {                                                                                       \
