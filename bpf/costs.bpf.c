@@ -67,10 +67,11 @@ static __always_inline __u32 ks_off_reason(bool preempt, unsigned int prev_state
 	return KS_OFF_SLEEP;
 }
 
-/* The current thread (prev) leaves the CPU at `now`. */
-static __always_inline void ks_switch_out(__u32 tid, __u64 now, __u32 reason)
+/* The current thread (prev, `task`) leaves the CPU at `now`. */
+static __always_inline void ks_switch_out(struct task_struct *task, __u32 tid, __u64 now,
+					  __u32 reason)
 {
-	struct ks_thread *t = ks_self(tid, now);
+	struct ks_thread *t = ks_self(task, tid, now);
 
 	if (!t)
 		return;
@@ -166,7 +167,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	now = ks_switch_time(slot, prev); /* prev and next share this CPU's rq */
 	/* Out first: prev may take its own switch-in from the slot. */
 	if (out)
-		ks_switch_out(prev->pid, now, ks_off_reason(preempt, prev_state, prev->__state));
+		ks_switch_out(prev, prev->pid, now,
+			      ks_off_reason(preempt, prev_state, prev->__state));
 	ks_switch_in(slot, in ? next->pid : 0, now);
 	return 0;
 }
@@ -186,7 +188,8 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 		struct task_struct *cur = bpf_get_current_task_btf();
 
 		now = bpf_ktime_get_ns();
-		ks_switch_out((__u32)id, now, ks_off_reason(preempt, prev_state, cur->__state));
+		ks_switch_out(cur, (__u32)id, now,
+			      ks_off_reason(preempt, prev_state, cur->__state));
 	}
 	ks_switch_in(slot, ks_cost_target(BPF_CORE_READ(next, tgid)) ? BPF_CORE_READ(next, pid) : 0,
 		     now);
@@ -255,16 +258,17 @@ static __always_inline __u32 ks_rw_kind(__u32 nr)
 SEC("raw_tp/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
+	struct task_struct *task;
 	struct ks_thread *t;
 	__u64 id, now;
 
 	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE || nr < 0)
 		return 0;
-	id = bpf_get_current_pid_tgid();
+	task = ks_current(&id);
 	if (!ks_cost_target(id >> 32))
 		return 0;
 	now = ks_cost_clock(bpf_ktime_get_ns());
-	t = ks_self((__u32)id, now);
+	t = ks_self(task, (__u32)id, now);
 	if (!t)
 		return 0;
 	if (nr == KS_NR_RT_SIGRETURN) {
@@ -283,7 +287,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
  */
 static __always_inline int ks_sys_exit(long nr, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	struct ks_thread *t;
 	__u32 kind;
 	__u64 now;
@@ -291,7 +296,7 @@ static __always_inline int ks_sys_exit(long nr, long ret)
 	if (nr == -1 || !ks_cost_target(id >> 32))
 		return 0;
 	now = ks_cost_clock(bpf_ktime_get_ns());
-	t = ks_self((__u32)id, now);
+	t = ks_self(task, (__u32)id, now);
 	if (!t || !t->syscall_start)
 		return 0; /* entered before attach */
 	t->totals.syscalls++;
@@ -349,9 +354,9 @@ static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
 	       (proto == KS_IPPROTO_TCP || proto == KS_IPPROTO_UDP);
 }
 
-static __always_inline void ks_count_tx(__u32 tid, int ret)
+static __always_inline void ks_count_tx(struct task_struct *task, __u32 tid, int ret)
 {
-	struct ks_thread *t = ks_self(tid, ks_cost_clock(bpf_ktime_get_ns()));
+	struct ks_thread *t = ks_self(task, tid, ks_cost_clock(bpf_ktime_get_ns()));
 
 	if (t)
 		t->totals.net_tx_bytes += ret;
@@ -360,11 +365,12 @@ static __always_inline void ks_count_tx(__u32 tid, int ret)
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 
 	if (!ks_cost_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
 		return 0;
-	ks_count_tx((__u32)id, ret);
+	ks_count_tx(task, (__u32)id, ret);
 	return 0;
 }
 
@@ -397,7 +403,8 @@ extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	struct ks_sock_owner *o;
 	__u16 family, proto;
 
@@ -408,7 +415,7 @@ int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 	if ((family != KS_AF_INET && family != KS_AF_INET6) ||
 	    (proto != KS_IPPROTO_TCP && proto != KS_IPPROTO_UDP))
 		return 0;
-	ks_count_tx((__u32)id, ret);
+	ks_count_tx(task, (__u32)id, ret);
 	if (proto != KS_IPPROTO_TCP)
 		return 0;
 	o = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -465,13 +472,14 @@ int tcp_retransmit(__u64 *ctx)
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	struct ks_thread *t;
 
 	if (!ks_cost_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
 	    !ks_inet_stream_or_dgram(sk))
 		return 0;
-	t = ks_self((__u32)id, ks_cost_clock(bpf_ktime_get_ns()));
+	t = ks_self(task, (__u32)id, ks_cost_clock(bpf_ktime_get_ns()));
 	if (t)
 		t->totals.net_rx_bytes += ret;
 	return 0;

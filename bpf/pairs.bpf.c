@@ -214,7 +214,8 @@ static __always_inline int ks_async_end(struct pt_regs *ctx, const struct ks_pai
 SEC("usdt")
 int pair_begin(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
 	const struct ks_pair_cfg *c;
 	struct ks_pair_stack *ps;
@@ -229,9 +230,8 @@ int pair_begin(struct pt_regs *ctx)
 		return 0;
 	if (c->id_arg >= 0)
 		return ks_async_begin(ctx, c, pair, id);
-	t = ks_thread_cur(true);
-	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	t = ks_thread_of(task, true);
+	ps = bpf_task_storage_get(&pair_vals, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t || !ps) {
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
@@ -248,7 +248,8 @@ int pair_begin(struct pt_regs *ctx)
 SEC("usdt")
 int pair_end(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	__u64 now = bpf_ktime_get_ns();
 	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
 	const struct ks_pair_cfg *c;
@@ -265,8 +266,8 @@ int pair_end(struct pt_regs *ctx)
 		return 0;
 	if (c->id_arg >= 0)
 		return ks_async_end(ctx, c, pair, id);
-	t = ks_thread_cur(false);
-	ps = bpf_task_storage_get(&pair_vals, bpf_get_current_task_btf(), 0, 0);
+	t = ks_thread_of(task, false);
+	ps = bpf_task_storage_get(&pair_vals, task, 0, 0);
 	if (!t || !ps || t->depth == 0) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);
 		return 0;

@@ -100,14 +100,15 @@ __noinline int ks_span_costs(struct ks_thread *t, __u32 tid, __u64 now, const st
 
 static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	struct ks_thread *t;
 	struct ks_frame *f;
 	__u32 d;
 
 	if (!ks_is_target(id >> 32))
 		return 0;
-	t = ks_thread_cur(true);
+	t = ks_thread_of(task, true);
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
@@ -251,12 +252,13 @@ static long ks_find_frame_cb(__u32 k, void *arg)
 
 static __always_inline int ks_end(__u64 name_ptr)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	__u64 now = bpf_ktime_get_ns();
 	struct ks_thread *t;
 	__u32 d, top;
 
-	t = ks_end_thread(id);
+	t = ks_end_thread(task);
 	if (!t)
 		return 0;
 	d = t->depth;

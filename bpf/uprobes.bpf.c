@@ -88,7 +88,8 @@ static long ks_abandon_one(__u64 k, void *data)
 SEC("uprobe")
 int fn_entry(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	__u64 cookie;
 	struct ks_thread *t;
 	int depth;
@@ -96,7 +97,7 @@ int fn_entry(struct pt_regs *ctx)
 
 	if (!ks_is_target(id >> 32))
 		return 0;
-	t = ks_thread_cur(true);
+	t = ks_thread_of(task, true);
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);
 		return 0;
@@ -128,14 +129,15 @@ int fn_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int fn_return(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
 	__u64 now = bpf_ktime_get_ns();
 	__u64 cookie, tag;
 	struct ks_fn_span_rec *r;
 	struct ks_thread *t;
 	__u32 top, found, nargs;
 
-	t = ks_end_thread(id);
+	t = ks_end_thread(task);
 	if (!t)
 		return 0;
 	cookie = bpf_get_attach_cookie(ctx);

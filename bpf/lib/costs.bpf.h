@@ -180,9 +180,9 @@ static __always_inline __u64 ks_cost_clock(__u64 mono)
 }
 
 /* The current thread's state, created on its first event since attach. */
-static __always_inline struct ks_thread *ks_self(__u32 tid, __u64 now)
+static __always_inline struct ks_thread *ks_self(struct task_struct *task, __u32 tid, __u64 now)
 {
-	struct ks_thread *t = ks_thread_cur(true);
+	struct ks_thread *t = ks_thread_of(task, true);
 
 	if (!t) {
 		ks_count_drop(KS_DROP_NO_STORAGE);

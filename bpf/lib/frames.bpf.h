@@ -70,17 +70,18 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u32 tid, __u64 k
 }
 
 /*
- * The calling thread's storage when a span of process `id` ends, or NULL when
- * there is nothing to end: not a target, no frame open (counted as an
- * unmatched end), or its begin found the stack full (absorbed, t->overflow).
+ * The storage of `task` (the calling thread) when one of its spans ends, or
+ * NULL when there is nothing to end: not a target, no frame open (counted as
+ * an unmatched end), or its begin found the stack full (absorbed,
+ * t->overflow).
  */
-static __always_inline struct ks_thread *ks_end_thread(__u64 id)
+static __always_inline struct ks_thread *ks_end_thread(struct task_struct *task)
 {
 	struct ks_thread *t;
 
-	if (!ks_is_target(id >> 32))
+	if (!ks_is_target(task->tgid))
 		return NULL;
-	t = ks_thread_cur(false);
+	t = ks_thread_of(task, false);
 	if (!t || t->depth == 0) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);
 		return NULL;
