@@ -213,6 +213,13 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds, const std::vector<int> 
   }
   if (child == 0) {
     if (fork() == 0) { // grandchild: nobody waits for it
+      // kernspan's stop handler would write to a closed (or reused) fd:
+      // plain SIGINT and SIGTERM end this process, and its exit closes the
+      // rest (the same unregistering, one by one).
+      struct sigaction dfl {};
+      dfl.sa_handler = SIG_DFL;
+      sigaction(SIGINT, &dfl, nullptr);
+      sigaction(SIGTERM, &dfl, nullptr);
       unsigned lo = 0; // close_range: async-signal-safe, unlike a /proc walk
       for (const int fd : keep) {
         if (static_cast<unsigned>(fd) > lo) {
