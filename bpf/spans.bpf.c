@@ -163,16 +163,8 @@ static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, 
 		ks_count_drop(KS_DROP_RINGBUF);
 		return false;
 	}
-	ks_fill_hdr(&r->hdr, KS_REC_SPAN, size, id, now);
-	r->start_ns = f->start_ns;
-	r->end_ns = now;
-	r->trace_id_hi = f->trace_id_hi;
-	r->trace_id_lo = f->trace_id_lo;
-	r->span_id = f->span_id;
-	r->parent_span_id = f->parent_span_id;
-	r->depth = i;
-	r->flags = f->flags | extra | (with_name ? 0 : KS_SPAN_NAME_OMITTED);
-	r->name_ptr = f->name_ptr;
+	ks_fill_span_fields(r, f, i, KS_REC_SPAN, size, id, now,
+			    f->flags | extra | (with_name ? 0 : KS_SPAN_NAME_OMITTED));
 	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
 		ks_span_costs(t, (__u32)id, now, f, &r->costs);
@@ -475,17 +467,9 @@ static long ks_expire_one(__u32 k, void *arg)
 		ks_count_drop(KS_DROP_RINGBUF);
 		return 0; /* tried again next second */
 	}
-	ks_fill_hdr(&r->hdr, KS_REC_SPAN, KS_SPAN_REC_NO_COSTS_NO_NAME, c->id, c->now);
-	r->start_ns = f->start_ns;
-	r->end_ns = c->now;
-	r->trace_id_hi = f->trace_id_hi;
-	r->trace_id_lo = f->trace_id_lo;
-	r->span_id = f->span_id;
-	r->parent_span_id = f->parent_span_id;
-	r->depth = k;
-	r->flags = (f->flags & ~(KS_FRAME_TIMED_OUT | KS_FRAME_UNSAMPLED)) | KS_SPAN_INCOMPLETE |
-		   KS_SPAN_NAME_OMITTED;
-	r->name_ptr = f->name_ptr;
+	ks_fill_span_fields(r, f, k, KS_REC_SPAN, KS_SPAN_REC_NO_COSTS_NO_NAME, c->id, c->now,
+			    (f->flags & ~(KS_FRAME_TIMED_OUT | KS_FRAME_UNSAMPLED)) |
+				KS_SPAN_INCOMPLETE | KS_SPAN_NAME_OMITTED);
 	__builtin_memcpy(r->comm, c->comm, KS_COMM_LEN);
 	bpf_ringbuf_submit(r, ks_rb_flags(KS_SPAN_REC_NO_COSTS_NO_NAME));
 	f->flags |= KS_FRAME_TIMED_OUT;

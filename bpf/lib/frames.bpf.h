@@ -107,13 +107,15 @@ static __always_inline __u32 ks_find_frame(struct ks_thread *t, __u64 key)
 	return KS_MAX_DEPTH;
 }
 
-/* Fill the span part of a record from frames[i], ended at `now`. */
-static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_thread *t, __u32 i,
-					       __u16 kind, __u16 size, __u64 id, __u64 now,
-					       __u32 extra)
+/*
+ * The header and the fixed fields of a span record for frame f at depth i,
+ * ended at `now`, with `flags`: everything before the comm, the costs and
+ * the name, which not every record carries (see KS_SPAN_REC_NO_NAME).
+ */
+static __always_inline void ks_fill_span_fields(struct ks_span_rec *r, const struct ks_frame *f,
+						__u32 i, __u16 kind, __u16 size, __u64 id,
+						__u64 now, __u32 flags)
 {
-	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
-
 	ks_fill_hdr(&r->hdr, kind, size, id, now);
 	r->start_ns = f->start_ns;
 	r->end_ns = now;
@@ -122,8 +124,18 @@ static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_
 	r->span_id = f->span_id;
 	r->parent_span_id = f->parent_span_id;
 	r->depth = i;
-	r->flags = f->flags | extra;
+	r->flags = flags;
 	r->name_ptr = f->name_ptr;
+}
+
+/* Fill the span part of a record from frames[i], ended at `now`. */
+static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_thread *t, __u32 i,
+					       __u16 kind, __u16 size, __u64 id, __u64 now,
+					       __u32 extra)
+{
+	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
+
+	ks_fill_span_fields(r, f, i, kind, size, id, now, f->flags | extra);
 	r->name[0] = 0;
 	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
