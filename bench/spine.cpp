@@ -11,7 +11,9 @@
 //     sees its USDT semaphores reach their site counts), and until the
 //     tracer's own "attached"/"Attaching" line;
 //   * time from the target's exit to the tracer's exit;
-//   * the tracer's peak RSS (wait4 rusage) while the target makes ~R spans/s.
+//   * the tracer's peak RSS (wait4 rusage) while the target makes ~R spans/s;
+//   * kernspan's per-span ratios to its floor and to bpftrace within rounds
+//     of adjacent runs, which the machine's drift between runs does not move.
 // Prints tables; asserts nothing.
 
 #include <fcntl.h>
@@ -253,6 +255,7 @@ struct Options {
   uint64_t iterations = 200'000;
   uint64_t rss_rate = 100'000;
   uint64_t rss_seconds = 5;
+  int rounds = 9; // adjacent floor/kernspan/bpftrace rounds
 };
 
 // kernspan twice: spans alone (what issue 2 compares with bpftrace's
@@ -482,6 +485,8 @@ std::string ratio(double a, double b) {
 void usage() {
   printf("usage: spine_bench --bindir DIR [--kernspan PATH] [--bpftrace PATH] [--reps N]\n"
          "                   [--iterations N] [--rss-rate SPANS_PER_S] [--rss-seconds S]\n"
+         "                   [--rounds N]   (adjacent floor/kernspan/bpftrace rounds, default "
+         "9; 0: none)\n"
          "                   [--no-pin]   (default: target pinned to CPU 0, tracer to CPU 1)\n");
 }
 
@@ -498,6 +503,7 @@ int main(int argc, char **argv) {
       {"iterations", required_argument, nullptr, 'n'},
       {"rss-rate", required_argument, nullptr, 'R'},
       {"rss-seconds", required_argument, nullptr, 'S'},
+      {"rounds", required_argument, nullptr, 'A'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -528,6 +534,9 @@ int main(int argc, char **argv) {
     case 'S':
       o.rss_seconds = strtoull(optarg, nullptr, 10);
       break;
+    case 'A':
+      o.rounds = atoi(optarg);
+      break;
     case 'h':
       usage();
       return 0;
@@ -536,7 +545,7 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (o.reps < 1 || o.iterations == 0 || o.rss_rate == 0 || o.rss_seconds == 0) {
+  if (o.reps < 1 || o.rounds < 0 || o.iterations == 0 || o.rss_rate == 0 || o.rss_seconds == 0) {
     usage();
     return 2;
   }
@@ -636,6 +645,35 @@ int main(int argc, char **argv) {
              "Per-span cost, CPU time of the app's thread (user + kernel, so the probe "
              "handling\nand BPF programs count; time taken by other processes does not)");
   cost_table(&Run::ns_per_iter, "Per-span cost, wall time of the app's loop");
+  // ---- adjacent runs: ratios that the machine's drift does not move ----
+  // The floor itself drifts by 20% between runs minutes apart, as much as
+  // the distances measured. Here each round runs the floor, kernspan and
+  // bpftrace back to back (order rotated) on nop5 sites, and each ratio is
+  // taken within its round.
+  if (with_kernspan && o.rounds > 0) {
+    const Tracer trio[] = {kKsFloor, kKernspanNoCosts, kBpftrace};
+    const double base = median(col(kUntraced, kNop5, &Run::cpu_ns_per_iter));
+    std::vector<double> to_floor, to_bpftrace;
+    for (int k = 0; k < o.rounds; ++k) {
+      fprintf(stderr, "spine_bench: adjacent round %d/%d\n", k + 1, o.rounds);
+      double added[kTracers] = {};
+      for (size_t i = 0; i < 3; ++i) {
+        const Tracer t = trio[(i + static_cast<size_t>(k)) % 3];
+        added[t] = measure(o, t, kNop5, o.iterations, 0).cpu_ns_per_iter - base;
+      }
+      to_floor.push_back(added[kKernspanNoCosts] / added[kKsFloor]);
+      to_bpftrace.push_back(added[kKernspanNoCosts] / added[kBpftrace]);
+    }
+    printf("\nkernspan trace --no-costs, nop5 site, ratios of added CPU cost within each of %d "
+           "rounds\nof adjacent runs (floor, kernspan, bpftrace; order rotated), median "
+           "[min-max]:\n",
+           o.rounds);
+    printf("  /ks-floor  %s [%s-%s]\n", num(median(to_floor), "%.2fx").c_str(),
+           num(lo(to_floor), "%.2fx").c_str(), num(hi(to_floor), "%.2fx").c_str());
+    printf("  /bpftrace  %s [%s-%s]\n", num(median(to_bpftrace), "%.2fx").c_str(),
+           num(lo(to_bpftrace), "%.2fx").c_str(), num(hi(to_bpftrace), "%.2fx").c_str());
+  }
+
   printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
          "[min-max]:\n");
   for (int t = kFloor; t < kTracers; ++t) {
