@@ -26,7 +26,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/perf_event.h>
 #include <map>
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -163,15 +162,11 @@ void close_in_parallel(const std::vector<int> &fds) {
 // inherits copies of the perf-event and link fds, we close ours (not the last
 // reference, so fast), and once we have exited (its pipe reads EOF) the
 // grandchild closes the last references (close_in_parallel) and the kernel
-// unregisters the probes. `last`: the warm-up's placeholder links, handed
-// off the same way. Returns false if the hand-off could not be made. libbpf's
-// link objects are destroyed as usual afterwards.
-bool hand_off_perf_fds(const std::vector<int> &link_fds, const std::vector<int> &last) {
+// unregisters the probes. `link_fds`: the multi-uprobe links (the probes'
+// and the warm-up's placeholders). Returns false if the hand-off could not
+// be made. libbpf's link objects are destroyed as usual afterwards.
+bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   std::vector<int> fds = link_fds; // multi-uprobe links: one grace period each
-  const auto listed = [&](int fd) {
-    return std::find(link_fds.begin(), link_fds.end(), fd) != link_fds.end() ||
-           std::find(last.begin(), last.end(), fd) != last.end();
-  };
   // The other BPF objects (tracepoint links, programs, maps): the grandchild
   // holds them too, so that freeing them is not part of kernspan's exit, but
   // closes them first, at once: held on, they kept the tracepoint programs
@@ -186,13 +181,13 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds, const std::vector<int> 
       const int fd = std::atoi(e->d_name);
       if (n > 0 && std::strcmp(target, "anon_inode:[perf_event]") == 0) {
         fds.push_back(fd);
-      } else if (n > 0 && std::strncmp(target, "anon_inode:bpf", 14) == 0 && !listed(fd)) {
+      } else if (n > 0 && std::strncmp(target, "anon_inode:bpf", 14) == 0 &&
+                 std::find(link_fds.begin(), link_fds.end(), fd) == link_fds.end()) {
         bpf_objs.push_back(fd);
       }
     }
     closedir(d);
   }
-  fds.insert(fds.end(), last.begin(), last.end()); // after the probes in the target
   if (fds.empty()) {
     return true;
   }
@@ -271,7 +266,7 @@ public:
   UprobeWarmup &operator=(const UprobeWarmup &) = delete;
   ~UprobeWarmup() {
     stop();
-    if (!fds_.empty() && !hand_off_perf_fds({}, fds_)) {
+    if (!fds_.empty() && !hand_off_perf_fds(fds_)) {
       spdlog::debug("could not hand off the uprobe placeholders; closing them in place (slow)");
     }
     for (int fd : fds_) {
@@ -492,10 +487,11 @@ struct Collector::Impl {
     detached = true;
     const auto t0 = Clock::now();
     skel->bss->ks_paused = 1;
+    warmup.stop();
     std::vector<int> multi_links = fn_entry_links;
     multi_links.insert(multi_links.end(), fn_return_links.begin(), fn_return_links.end());
-    warmup.stop();
-    if (hand_off_perf_fds(multi_links, warmup.links())) {
+    multi_links.insert(multi_links.end(), warmup.links().begin(), warmup.links().end());
+    if (hand_off_perf_fds(multi_links)) {
       warmup.handed_off();
     } else {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
