@@ -177,7 +177,8 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	struct task_struct *cur = ks_current(&id);
 	__u32 zero = 0;
 	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
 	__u64 now = 0;
@@ -185,8 +186,6 @@ int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct ta
 	if (!slot)
 		return 0;
 	if (ks_cost_target(id >> 32)) {
-		struct task_struct *cur = bpf_get_current_task_btf();
-
 		now = bpf_ktime_get_ns();
 		ks_switch_out(cur, (__u32)id, now,
 			      ks_off_reason(preempt, prev_state, cur->__state));

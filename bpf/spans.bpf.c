@@ -399,7 +399,7 @@ static long ks_exit_one(__u32 k, void *arg)
 
 static __always_inline int ks_thread_exit(struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = ks_task_id(task); /* the exiting task is the current one */
 	struct ks_exit_ctx ec = {};
 	struct ks_thread *t;
 

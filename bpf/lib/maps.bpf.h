@@ -215,16 +215,21 @@ static __always_inline struct ks_thread *ks_thread_cur(bool create)
 	return ks_thread_of(bpf_get_current_task_btf(), create);
 }
 
+/* `task`'s tgid << 32 | tid, as bpf_get_current_pid_tgid() gives it. */
+static __always_inline __u64 ks_task_id(struct task_struct *task)
+{
+	return ((__u64)task->tgid << 32) | (__u32)task->pid;
+}
+
 /*
- * The calling thread, and its tgid << 32 | tid as bpf_get_current_pid_tgid()
- * gives it, from one helper call instead of two (each helper call and
- * return costs ~15 ns here).
+ * The calling thread, and its ks_task_id, from one helper call instead of
+ * two (each helper call and return costs ~15 ns here).
  */
 static __always_inline struct task_struct *ks_current(__u64 *id)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	*id = ((__u64)task->tgid << 32) | (__u32)task->pid;
+	*id = ks_task_id(task);
 	return task;
 }
 
