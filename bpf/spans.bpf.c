@@ -73,9 +73,10 @@ static __always_inline int ks_parse_traceparent(__u64 uptr, struct ks_frame *f)
 }
 
 /*
- * The cost counters at a begin, as a global function: the verifier checks it
- * once, on its own, instead of once for each way into it (the traceparent
- * paths tripled span_begin_remote's verification).
+ * The global cost functions of frames.bpf.h, defined once for the whole
+ * object (the traceparent paths had tripled span_begin_remote's
+ * verification). The NULL checks are the verifier's: a global function's
+ * pointer arguments may be NULL as far as it knows.
  */
 __noinline int ks_begin_costs(struct ks_thread *t, __u32 tid, __u64 now, struct ks_costs *out)
 {
@@ -85,7 +86,6 @@ __noinline int ks_begin_costs(struct ks_thread *t, __u32 tid, __u64 now, struct 
 	return 0;
 }
 
-/* What the span in frame f cost up to `now`; global for the same reason. */
 __noinline int ks_span_costs(struct ks_thread *t, __u32 tid, __u64 now, const struct ks_frame *f,
 			     struct ks_costs *out)
 {

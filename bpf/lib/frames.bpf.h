@@ -43,6 +43,16 @@ static __always_inline void ks_frame_trace(struct ks_thread *t, struct ks_frame 
 }
 
 /*
+ * The cost counters at a begin (into *out), and what the span in frame f
+ * cost up to `now`: global functions, defined in spans.bpf.c, which the
+ * verifier checks once on their own instead of once for each way into them.
+ * All arguments are non-NULL.
+ */
+int ks_begin_costs(struct ks_thread *t, __u32 tid, __u64 now, struct ks_costs *out);
+int ks_span_costs(struct ks_thread *t, __u32 tid, __u64 now, const struct ks_frame *f,
+		  struct ks_costs *out);
+
+/*
  * Push a frame keyed by `key` on the thread's stack. Returns its depth, or
  * -1 when the stack is full (counted; the matching end is absorbed by
  * t->overflow).
@@ -65,7 +75,7 @@ static __always_inline int ks_push_frame(struct ks_thread *t, __u32 tid, __u64 k
 	t->depth = d + 1;
 	f->start_ns = bpf_ktime_get_ns();
 	if (targ_costs)
-		ks_costs_at(t, tid, f->start_ns, &f->base);
+		ks_begin_costs(t, tid, f->start_ns, &f->base);
 	return d;
 }
 
@@ -139,10 +149,7 @@ static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_
 	r->name[0] = 0;
 	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
-		struct ks_costs end;
-
-		ks_costs_at(t, (__u32)id, now, &end);
-		ks_costs_delta(&end, &f->base, &r->costs);
+		ks_span_costs(t, (__u32)id, now, f, &r->costs);
 		r->flags |= KS_SPAN_HAS_COSTS;
 	} else {
 		__builtin_memset(&r->costs, 0, sizeof(r->costs));
