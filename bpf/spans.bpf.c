@@ -217,31 +217,6 @@ static __always_inline bool ks_same_name(__u64 a, __u64 b)
 	return true;
 }
 
-/* bpf_loop callback: is frame top - 1 - k the one named name_ptr? Searched
- * through bpf_loop so the verifier checks one iteration, not each depth on
- * every path into the record below. */
-struct ks_find_ctx {
-	struct ks_thread *t;
-	__u64 name_ptr;
-	__u32 top;
-	__u32 found;
-};
-
-static long ks_find_frame_cb(__u32 k, void *arg)
-{
-	struct ks_find_ctx *c = arg;
-	__u32 i;
-
-	if (k >= c->top)
-		return 1;
-	i = (c->top - 1 - k) & (KS_MAX_DEPTH - 1);
-	if (c->t->frames[i].name_ptr == c->name_ptr) {
-		c->found = i;
-		return 1;
-	}
-	return 0;
-}
-
 static __always_inline int ks_end(__u64 name_ptr)
 {
 	__u64 id;
@@ -259,12 +234,8 @@ static __always_inline int ks_end(__u64 name_ptr)
 	    !ks_same_name(t->frames[top].name_ptr, name_ptr)) {
 		/* An inner span never ended (exception, longjmp): find the
 		 * frame this end belongs to, abandon the ones above it. */
-		struct ks_find_ctx fc = {
-		    .t = t, .name_ptr = name_ptr, .top = top, .found = KS_MAX_DEPTH};
-		__u32 found;
+		__u32 found = ks_find_below(t, top, name_ptr);
 
-		bpf_loop(KS_MAX_DEPTH, ks_find_frame_cb, &fc, 0);
-		found = fc.found;
 		if (found == KS_MAX_DEPTH) {
 			ks_count_drop(KS_DROP_UNMATCHED_END);
 			return 0;

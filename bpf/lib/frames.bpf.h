@@ -103,6 +103,43 @@ static __always_inline struct ks_thread *ks_end_thread(struct task_struct *task)
 	return t;
 }
 
+struct ks_find_ctx {
+	struct ks_thread *t;
+	__u64 key;
+	__u32 top;
+	__u32 found;
+};
+
+/* bpf_loop callback: is frame top - 1 - k the one keyed c->key? */
+static long ks_find_frame_cb(__u32 k, void *arg)
+{
+	struct ks_find_ctx *c = arg;
+	__u32 i;
+
+	if (k >= c->top)
+		return 1;
+	i = (c->top - 1 - k) & (KS_MAX_DEPTH - 1);
+	if (c->t->frames[i].name_ptr == c->key) {
+		c->found = i;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The depth of the innermost frame below `top` keyed by `key`, or
+ * KS_MAX_DEPTH. Searched through bpf_loop: unrolled, each depth it could
+ * return was a path of its own into the record that follows, and the
+ * verifier walked them all (fn_return: 947k of its 1M-instruction limit).
+ */
+static __always_inline __u32 ks_find_below(struct ks_thread *t, __u32 top, __u64 key)
+{
+	struct ks_find_ctx c = {.t = t, .key = key, .top = top, .found = KS_MAX_DEPTH};
+
+	bpf_loop(KS_MAX_DEPTH, ks_find_frame_cb, &c, 0);
+	return c.found;
+}
+
 /* The depth of the innermost frame keyed by `key`, or KS_MAX_DEPTH. */
 static __always_inline __u32 ks_find_frame(struct ks_thread *t, __u64 key)
 {
@@ -110,11 +147,7 @@ static __always_inline __u32 ks_find_frame(struct ks_thread *t, __u64 key)
 
 	if (t->frames[top].name_ptr == key)
 		return top;
-	for (int i = KS_MAX_DEPTH - 1; i >= 0; i--) {
-		if ((__u32)i < top && t->frames[i].name_ptr == key)
-			return i;
-	}
-	return KS_MAX_DEPTH;
+	return ks_find_below(t, top, key);
 }
 
 /*
