@@ -12,8 +12,8 @@
 // attaches with multi-uprobe links (the program is in place before the
 // kernel raises a semaphore). A tracer that opens one perf uprobe per site
 // (libbpf's generic USDT attach) raises it before attaching the program, so
-// a test of that path uses ready_signal.hpp's handshake instead. Used by examples/ and bench/
-// (header-only, no kernspan internals).
+// a test of that path uses ready_signal.hpp's handshake instead.
+// Used by examples/ and bench/ (header-only, no kernspan internals).
 #ifndef KERNSPAN_EXAMPLES_TRACER_WAIT_HPP
 #define KERNSPAN_EXAMPLES_TRACER_WAIT_HPP
 

@@ -3,11 +3,11 @@
 // kernspan attaches to its PID, and every span arrives with the right
 // counts, links, ids and times.
 #include "harness.hpp"
-#include <algorithm>
-#include <filesystem>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -420,11 +420,6 @@ TEST(Spine, InterruptDetachesAndTheTargetRunsOn) {
   EXPECT_NE(slurp(demo.out_path).find("served"), std::string::npos);
 }
 
-// Soon after kernspan exits, the grandchild that unregisters its uprobes
-// (see hand_off_perf_fds) must hold nothing but their perf-event and
-// multi-uprobe link fds. Holding an
-// inherited BPF link kept the cost programs attached, paused but run on
-// every syscall and context switch, until it was done: seconds.
 // The live processes whose command line names `marker` (kernspan's
 // hand-off grandchild and its closing helpers, after kernspan exited), with
 // the BPF objects other than multi-uprobe links and the perf events they hold.
@@ -462,6 +457,11 @@ HandOffProcs hand_off_procs(const std::string &marker) {
   return r;
 }
 
+// Soon after kernspan exits, the grandchild that unregisters its uprobes
+// (see hand_off_perf_fds) must hold nothing but their multi-uprobe link
+// fds. Holding an inherited BPF link kept the cost programs attached,
+// paused but run on every syscall and context switch, until it was done:
+// seconds.
 TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
   KS_REQUIRE_ROOT();
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "100"});
