@@ -376,12 +376,18 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 /*
  * TCP retransmits (tp_btf variant). A retransmit runs
  * mostly from a timer or softirq, in whatever task was interrupted, so it is
- * charged to the socket's last sender: the target thread whose send (any
- * sock_sendmsg with a positive result) was the most recent on that socket
- * before the retransmit. The sender is kept in socket local storage (freed
- * with the socket), with its start time so a reused tid is not mistaken for
- * it. Counted: successful retransmits (err == 0), in segments
+ * charged to the socket's last sender: the target thread that most recently
+ * began a send on that socket. The sender is kept in socket local storage
+ * (freed with the socket), with its start time so a reused tid is not
+ * mistaken for it. Counted: successful retransmits (err == 0), in segments
  * (tcp_skb_pcount), which is what tcpi_total_retrans adds for them.
+ *
+ * The sender is noted where a TCP send begins (tcp_sendmsg_locked, 6.16+),
+ * before its first segment leaves. sock_send_length fires only when the
+ * send returns, and a send blocked on a full buffer returns after the
+ * retransmits of its own first segments: noted there, they found no sender
+ * and were lost. Kernels without that tracepoint note it there still
+ * (targ_sender_at_start = 0).
  */
 struct ks_sock_owner {
 	__u32 tid;
@@ -399,12 +405,28 @@ struct {
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 
+const volatile __u8 targ_sender_at_start = 0; /* tcp_send_start is loaded */
+
+/* Remember the calling thread (`task`, id `id`) as sk's last sender. */
+static __always_inline void ks_note_sender(struct sock *sk, struct task_struct *task, __u64 id)
+{
+	struct ks_sock_owner *o;
+
+	o = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o) {
+		ks_count_drop(KS_DROP_RETRANS_UNATTRIBUTED);
+		return;
+	}
+	o->tid = (__u32)id;
+	o->tgid = id >> 32;
+	o->start_time = task->start_time;
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 {
 	__u64 id;
 	struct task_struct *task = ks_current(&id);
-	struct ks_sock_owner *o;
 	__u16 family, proto;
 
 	if (!ks_cost_target(id >> 32) || ret <= 0)
@@ -415,16 +437,21 @@ int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 	    (proto != KS_IPPROTO_TCP && proto != KS_IPPROTO_UDP))
 		return 0;
 	ks_count_tx(task, (__u32)id, ret);
-	if (proto != KS_IPPROTO_TCP)
-		return 0;
-	o = bpf_sk_storage_get(&sock_owner, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o) {
-		ks_count_drop(KS_DROP_RETRANS_UNATTRIBUTED);
-		return 0;
-	}
-	o->tid = (__u32)id;
-	o->tgid = id >> 32;
-	o->start_time = bpf_get_current_task_btf()->start_time;
+	if (proto == KS_IPPROTO_TCP && !targ_sender_at_start)
+		ks_note_sender(sk, task, id);
+	return 0;
+}
+
+/* Each pass of a TCP send's loop, before it queues anything (6.16+). */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(tcp_send_start, struct sock *sk, struct msghdr *msg, struct sk_buff *skb,
+	     int size_goal)
+{
+	__u64 id;
+	struct task_struct *task = ks_current(&id);
+
+	if (ks_cost_target(id >> 32))
+		ks_note_sender(sk, task, id);
 	return 0;
 }
 

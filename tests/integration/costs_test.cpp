@@ -230,11 +230,13 @@ TEST(Costs, RawTracepointFallbackMeasuresCpuAndBytes) {
   expect_woken_waits_in_runq(r);
 }
 
-// Real retransmits: in its own network namespace the program sends 4 KiB
-// to a loopback peer while nftables drops it on input, so the retransmit
-// timer (softirq, some other task current) resends it until the rule goes.
+// Real retransmits: in its own network namespace the program writes 256 KiB
+// through a small send buffer to a loopback peer while nftables drops it on
+// input, so the retransmit timer (softirq, some other task current) resends
+// the first segments until the rule goes, all while the write is blocked.
 // The sender's span is charged exactly what the kernel counted for that
 // socket (tcpi_total_retrans, in segments); the reading peer sent nothing.
+// (A sender noted only when its send returned lost those retransmits.)
 TEST(Costs, RetransmitsChargedToTheLastSender) {
   KS_REQUIRE_ROOT();
   const CostRun r = trace_testprog({}, {"--retrans"});
@@ -242,7 +244,8 @@ TEST(Costs, RetransmitsChargedToTheLastSender) {
   ASSERT_EQ(r.ks_status, 0) << r.ks_err;
   const auto total = r.report.at("total_retrans").get<uint64_t>();
   EXPECT_GE(total, 1u);
-  EXPECT_EQ(r.report.at("received").get<uint64_t>(), 4096u);
+  EXPECT_EQ(r.report.at("received").get<uint64_t>(), 256u * 1024u);
+  EXPECT_GE(r.report.at("write_ms").get<uint64_t>(), 600u) << "the write did not block";
   const json &tx = only(r, "retransmit");
   EXPECT_EQ(cost(tx, "tcp_retransmits"), total) << tx.dump();
   EXPECT_EQ(cost(only(r, "retransmit_peer"), "tcp_retransmits"), 0u);

@@ -24,11 +24,14 @@
 //
 // With --retrans it runs in a private network namespace (loopback only) and
 // marks one span instead:
-//   retransmit  write 4 KiB to a loopback TCP peer while an nftables rule
-//               drops what reaches the peer's port, wait 700 ms (timer
-//               retransmits), delete the rule, wait until all is acked; the
+//   retransmit  write 256 KiB, through an 8 KiB send buffer, to a loopback
+//               TCP peer while an nftables rule drops what reaches the
+//               peer's port; another thread deletes the rule after 700 ms,
+//               so the write stays blocked through the timer's retransmits
+//               of its first segments; then wait until all is acked. The
 //               socket's tcpi_total_retrans is reported as total_retrans,
-//               and the peer's reading thread marks `retransmit_peer`
+//               the write's duration as write_ms, and the peer's reading
+//               thread marks `retransmit_peer`
 //
 // With --top it marks no spans: two worker threads pinned to one CPU block
 // in read() until SIGUSR1, then each burns 200 ms of CPU, reads 1 MiB from
@@ -382,8 +385,12 @@ int retrans_mode(const std::string &report) {
   const int cfd = tcp.cfd;
   const int sfd = tcp.sfd;
   const std::string port = std::to_string(tcp.port);
+  const int sndbuf = 4096; // the kernel doubles it
+  if (setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) != 0) {
+    die("SO_SNDBUF");
+  }
   KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
-  constexpr size_t kBytes = 4096;
+  constexpr size_t kBytes = size_t{256} * 1024;
   std::atomic<size_t> received{0};
   std::thread peer([&] {
     std::vector<char> buf(kBytes);
@@ -405,10 +412,15 @@ int retrans_mode(const std::string &report) {
   sh("nft add chain inet ks_retrans in '{ type filter hook input priority 0; }'");
   sh("nft add rule inet ks_retrans in tcp dport " + port + " drop");
   const std::vector<char> data(kBytes, 'r');
+  std::thread unblock([] {
+    kernspan_examples::sleep_ms(700);
+    sh("nft delete table inet ks_retrans");
+  });
   KERNSPAN_BEGIN("retransmit");
+  const uint64_t w0 = clock_ns(CLOCK_MONOTONIC);
   const bool ok = write_all(cfd, data.data(), data.size());
-  kernspan_examples::sleep_ms(700);
-  sh("nft delete table inet ks_retrans");
+  const uint64_t write_ms = (clock_ns(CLOCK_MONOTONIC) - w0) / 1000000;
+  unblock.join();
   for (int i = 0; i < 500 && tcp_info_of(cfd).tcpi_unacked != 0; i++) {
     kernspan_examples::sleep_ms(10);
   }
@@ -424,6 +436,7 @@ int retrans_mode(const std::string &report) {
   close(lfd);
   const std::string json = "{\"pid\":" + std::to_string(getpid()) +
                            ",\"total_retrans\":" + std::to_string(ti.tcpi_total_retrans) +
+                           ",\"write_ms\":" + std::to_string(write_ms) +
                            ",\"received\":" + std::to_string(received.load()) + "}\n";
   FILE *f = std::fopen(report.c_str(), "w");
   if (f == nullptr || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {

@@ -681,7 +681,9 @@ struct Collector::Impl {
     (*on_span)(std::move(fn->span));
   }
 
-  bool open_and_load(bool use_tp_btf) {
+  // With send_start, the retransmit sender is noted where a TCP send begins
+  // (tp_btf/tcp_sendmsg_locked, Linux 6.16+); load() tries without it next.
+  bool open_and_load(bool use_tp_btf, bool send_start) {
     skel = ks_kernspan__open();
     if (skel == nullptr) {
       throw CollectError("cannot open the BPF object: " + errstr(errno));
@@ -778,6 +780,8 @@ struct Collector::Impl {
     bpf_program__set_autoload(skel->progs.sock_send, io && !retrans);
     bpf_program__set_autoload(skel->progs.sock_send_btf, retrans);
     bpf_program__set_autoload(skel->progs.tcp_retransmit, retrans);
+    bpf_program__set_autoload(skel->progs.tcp_send_start, retrans && send_start);
+    skel->rodata->targ_sender_at_start = retrans && send_start ? 1 : 0;
     bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
     bpf_program__set_autoload(skel->progs.floor_sched_switch, plan.bench_floor);
     for (auto *p : {skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
@@ -856,9 +860,19 @@ struct Collector::Impl {
     if (plan.threads && plan.force_raw_tp) {
       throw CollectError("the per-thread view needs tp_btf/iterator support");
     }
-    if (plan.force_raw_tp || !open_and_load(true)) {
+    const bool send_start = plan.costs && !plan.bench_sched_only;
+    bool loaded = false;
+    if (!plan.force_raw_tp) {
+      loaded = open_and_load(true, send_start);
+      if (!loaded && send_start) {
+        spdlog::debug("no tcp_sendmsg_locked tracepoint (Linux < 6.16?): retransmit senders are "
+                      "noted when their send returns");
+        loaded = open_and_load(true, false);
+      }
+    }
+    if (!loaded) {
       spdlog::debug("tp_btf unavailable, using raw_tp");
-      open_and_load(false);
+      open_and_load(false, false);
     }
     configure_pairs();
     for (pid_t t : plan.tgids) {
