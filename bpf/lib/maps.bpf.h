@@ -10,9 +10,10 @@
 #include "../kernspan.h"
 
 /* Configuration, set by userspace between open and load. */
-const volatile __u32 targ_tgid __weak = 0;	/* single target; 0: use `targets` */
-const volatile __u64 targ_rb_wakeup __weak = 0; /* force a wakeup past this fill */
-const volatile __u8 targ_costs __weak = 0;	/* cost programs are loaded */
+const volatile __u32 targ_tgid __weak = 0; /* single target; 0: use `targets` */
+/* Bytes one CPU submits between forced wake-ups (see ks_rb_flags); 0: never. */
+const volatile __u64 targ_rb_wakeup __weak = 0;
+const volatile __u8 targ_costs __weak = 0; /* cost programs are loaded */
 /* The tp_btf sched_switch is loaded: the cost counters keep time on the
  * scheduler's clock (see ks_cost_clock). */
 const volatile __u8 targ_sched_clock __weak = 0;
@@ -272,22 +273,39 @@ static __always_inline void ks_count_drop(__u32 slot)
 	ks_count_drops(slot, 1);
 }
 
+/* Bytes this CPU has submitted since its last forced wake-up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} rb_unwoken SEC(".maps") __weak;
+
 /*
- * Batch wake-ups: userspace sweeps the buffer on a timer, so a record wakes
- * it only when it is the one that takes the fill level past the threshold
- * (a burst). Waking on every record above the threshold made each one pay
- * for a self-interrupt while the consumer was catching up.
+ * Batch wake-ups: userspace sweeps the buffer on a timer, and a burst wakes
+ * it early. Each CPU forces a wake-up once per targ_rb_wakeup bytes it
+ * submits; userspace sets that to a quarter of the buffer over the number of
+ * CPUs, so no more than a quarter of the buffer fills after a sweep before
+ * some CPU wakes the consumer. A per-CPU count is an inlined array access;
+ * asking the buffer its fill level (bpf_ringbuf_query) was a helper call on
+ * every record. Waking on every record made each one pay for a
+ * self-interrupt.
  */
 static __always_inline __u64 ks_rb_flags(__u64 size)
 {
-	__u64 avail;
+	__u32 zero = 0;
+	__u64 *n;
 
 	if (!targ_rb_wakeup)
 		return BPF_RB_NO_WAKEUP;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (avail >= targ_rb_wakeup && avail - size < targ_rb_wakeup)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+	n = bpf_map_lookup_elem(&rb_unwoken, &zero);
+	if (!n)
+		return BPF_RB_NO_WAKEUP;
+	*n += size;
+	if (*n < targ_rb_wakeup)
+		return BPF_RB_NO_WAKEUP;
+	*n = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*

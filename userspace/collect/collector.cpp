@@ -692,7 +692,9 @@ struct Collector::Impl {
       skel->rodata->targ_tgid = static_cast<__u32>(plan.tgids[0]);
     }
     configure_following();
-    skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4;
+    // A quarter of the buffer, shared out between the CPUs (ks_rb_flags).
+    const int ncpus = std::max(libbpf_num_possible_cpus(), 1);
+    skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4 / static_cast<unsigned>(ncpus);
     skel->rodata->targ_costs = plan.costs ? 1 : 0;
     __u32 nranges = 0;
     for (const auto &r : plan.name_ranges) {
