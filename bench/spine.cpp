@@ -4,8 +4,9 @@
 //
 // Measures, in one run, with repetitions interleaved and medians taken:
 //   * per-span cost on the traced app: span_loop's ns per BEGIN+END pair,
-//     untraced and under three tracers (two empty bpftrace programs = the
-//     floor; bpftrace's minimal latency histogram; kernspan trace), each on
+//     untraced and under the tracers (two empty bpftrace programs = the
+//     floor; kernspan's own empty programs, alone and with one clock read
+//     each; bpftrace's minimal latency histogram; kernspan trace), each on
 //     the header's 5-byte NOP site and on a sys/sdt.h 1-byte NOP site;
 //   * time from a tracer's spawn until every probe site is live (span_loop
 //     sees its USDT semaphores reach their site counts), and until the
@@ -263,16 +264,28 @@ struct Options {
 // programs too).
 // Two floors: bpftrace's empty programs (perf-event uprobes, as issue 2
 // defines it) and kernspan's own empty program attached as its span programs
-// are (multi-uprobe links, `kernspan trace --bench-floor`).
-enum Tracer { kUntraced, kFloor, kKsFloor, kBpftrace, kKernspanNoCosts, kKernspan, kTracers };
+// are (multi-uprobe links, `kernspan trace --bench-floor`). And that floor
+// with one clock read per program (`--bench-floor-clock`): the two reads a
+// span's times need, and nothing else.
+enum Tracer {
+  kUntraced,
+  kFloor,
+  kKsFloor,
+  kKsFloorClock,
+  kBpftrace,
+  kKernspanNoCosts,
+  kKernspan,
+  kTracers
+};
 const char *const kTracerNames[] = {"untraced",
                                     "floor (2 empty bpftrace progs)",
                                     "floor (empty, kernspan attach)",
+                                    "ks floor + 1 clock read each",
                                     "bpftrace @s[tid]/hist",
                                     "kernspan trace --no-costs",
                                     "kernspan trace (costs)"};
 bool is_kernspan(int t) {
-  return t == kKsFloor || t == kKernspanNoCosts || t == kKernspan;
+  return t == kKsFloor || t == kKsFloorClock || t == kKernspanNoCosts || t == kKernspan;
 }
 enum Site { kNop5, kNop1, kSites };
 const char *const kSiteNames[] = {"nop5", "nop1"};
@@ -333,8 +346,9 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
   if (is_kernspan(t)) {
     std::vector<std::string> a = {o.kernspan, "trace",     "-p", p, "-d", std::to_string(seconds),
                                   "-o",       "/dev/null", "-q"};
-    if (t == kKsFloor) {
-      a.push_back("--bench-floor"); // emits nothing: no ring buffer to size
+    if (t == kKsFloor || t == kKsFloorClock) {
+      // emits nothing: no ring buffer to size
+      a.push_back(t == kKsFloor ? "--bench-floor" : "--bench-floor-clock");
       return a;
     }
     if (t == kKernspanNoCosts) {
@@ -651,27 +665,31 @@ int main(int argc, char **argv) {
   // bpftrace back to back (order rotated) on nop5 sites, and each ratio is
   // taken within its round.
   if (with_kernspan && o.rounds > 0) {
-    const Tracer trio[] = {kKsFloor, kKernspanNoCosts, kBpftrace};
+    const Tracer group[] = {kKsFloor, kKsFloorClock, kKernspanNoCosts, kBpftrace};
+    const size_t ng = std::size(group);
     const double base = median(col(kUntraced, kNop5, &Run::cpu_ns_per_iter));
-    std::vector<double> to_floor, to_bpftrace;
+    std::vector<double> to_floor, to_bpftrace, clock_to_floor;
     for (int k = 0; k < o.rounds; ++k) {
       fprintf(stderr, "spine_bench: adjacent round %d/%d\n", k + 1, o.rounds);
       double added[kTracers] = {};
-      for (size_t i = 0; i < 3; ++i) {
-        const Tracer t = trio[(i + static_cast<size_t>(k)) % 3];
+      for (size_t i = 0; i < ng; ++i) {
+        const Tracer t = group[(i + static_cast<size_t>(k)) % ng];
         added[t] = measure(o, t, kNop5, o.iterations, 0).cpu_ns_per_iter - base;
       }
       to_floor.push_back(added[kKernspanNoCosts] / added[kKsFloor]);
       to_bpftrace.push_back(added[kKernspanNoCosts] / added[kBpftrace]);
+      clock_to_floor.push_back(added[kKsFloorClock] / added[kKsFloor]);
     }
-    printf("\nkernspan trace --no-costs, nop5 site, ratios of added CPU cost within each of %d "
-           "rounds\nof adjacent runs (floor, kernspan, bpftrace; order rotated), median "
-           "[min-max]:\n",
+    printf("\nnop5 site, ratios of added CPU cost within each of %d rounds of adjacent runs\n"
+           "(floor, floor + clock, kernspan, bpftrace; order rotated), median [min-max]:\n",
            o.rounds);
-    printf("  /ks-floor  %s [%s-%s]\n", num(median(to_floor), "%.2fx").c_str(),
-           num(lo(to_floor), "%.2fx").c_str(), num(hi(to_floor), "%.2fx").c_str());
-    printf("  /bpftrace  %s [%s-%s]\n", num(median(to_bpftrace), "%.2fx").c_str(),
-           num(lo(to_bpftrace), "%.2fx").c_str(), num(hi(to_bpftrace), "%.2fx").c_str());
+    auto line = [](const char *what, const std::vector<double> &v) {
+      printf("  %-40s %s [%s-%s]\n", what, num(median(v), "%.2fx").c_str(),
+             num(lo(v), "%.2fx").c_str(), num(hi(v), "%.2fx").c_str());
+    };
+    line("kernspan trace --no-costs /ks-floor", to_floor);
+    line("kernspan trace --no-costs /bpftrace", to_bpftrace);
+    line("ks floor + 1 clock read each /ks-floor", clock_to_floor);
   }
 
   printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
@@ -702,8 +720,8 @@ int main(int argc, char **argv) {
          std::string(22, '-').c_str(), std::string(24, '-').c_str(), std::string(22, '-').c_str(),
          std::string(16, '-').c_str(), std::string(14, '-').c_str());
   for (int t = kFloor; t < kTracers; ++t) {
-    if (is_kernspan(t) && !with_kernspan) {
-      continue;
+    if ((is_kernspan(t) && !with_kernspan) || t == kKsFloorClock) {
+      continue; // the clock floor starts and stops as the floor does
     }
     uint64_t n = o.rss_rate * o.rss_seconds;
     Run steady = measure(o, static_cast<Tracer>(t), kNop5, n, o.rss_rate);

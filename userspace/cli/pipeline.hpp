@@ -24,6 +24,7 @@ struct PipelineOptions {
   SinkOptions sinks;
   bool no_costs = false;          // --no-costs
   bool bench_span_floor = false;  // hidden --bench-floor (Plan::bench_span_floor)
+  bool bench_floor_clock = false; // hidden --bench-floor-clock (Plan::bench_floor_clock)
   bool raw_tp = false;            // --raw-tp (tests of the fallback variant)
   FunctionOptions functions;      // --uprobe (issue 4)
   std::vector<std::string> spans; // --span (issue 4)

@@ -35,6 +35,9 @@ Runner add_trace(CLI::App &app) {
   // Hidden: empty programs on kernspan's own span probes, attached as the
   // real ones are (bench/run_spine.sh: the floor). Implies --no-costs.
   cmd->add_flag("--bench-floor", opts->bench_span_floor, "")->group("");
+  // Hidden: the same, each program also reading the clock once as a span's
+  // begin and end do (bench/run_spine.sh: what two clock reads cost).
+  cmd->add_flag("--bench-floor-clock", opts->bench_floor_clock, "")->group("");
   // Hidden: load the raw_tp variants even where tp_btf works (tests).
   cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
   cmd->add_option("--uprobe", opts->functions.specs,

@@ -94,6 +94,8 @@ struct Plan {
   // bench/: kernspan's own span probes get one empty program instead, attached
   // the same way (multi-uprobe links): the floor of what the span programs add.
   bool bench_span_floor = false;
+  // With bench_span_floor: each empty program reads the clock once.
+  bool bench_floor_clock = false;
   bool verbose = false; // libbpf debug output
   // bench/: load the scheduler programs only (cost programs or floor).
   bool bench_sched_only = false;
