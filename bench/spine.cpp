@@ -266,12 +266,15 @@ struct Options {
 // defines it) and kernspan's own empty program attached as its span programs
 // are (multi-uprobe links, `kernspan trace --bench-floor`). And that floor
 // with one clock read per program (`--bench-floor-clock`): the two reads a
-// span's times need, and nothing else.
+// span's times need, and nothing else; and with those reads and a minimal
+// record (start, end) per pair (`--bench-floor-record`): a lower bound for
+// any tracer that sends its spans out.
 enum Tracer {
   kUntraced,
   kFloor,
   kKsFloor,
   kKsFloorClock,
+  kKsFloorRecord,
   kBpftrace,
   kKernspanNoCosts,
   kKernspan,
@@ -281,11 +284,13 @@ const char *const kTracerNames[] = {"untraced",
                                     "floor (2 empty bpftrace progs)",
                                     "floor (empty, kernspan attach)",
                                     "ks floor + 1 clock read each",
+                                    "ks floor + clock + record/pair",
                                     "bpftrace @s[tid]/hist",
                                     "kernspan trace --no-costs",
                                     "kernspan trace (costs)"};
 bool is_kernspan(int t) {
-  return t == kKsFloor || t == kKsFloorClock || t == kKernspanNoCosts || t == kKernspan;
+  return t == kKsFloor || t == kKsFloorClock || t == kKsFloorRecord || t == kKernspanNoCosts ||
+         t == kKernspan;
 }
 enum Site { kNop5, kNop1, kSites };
 const char *const kSiteNames[] = {"nop5", "nop1"};
@@ -349,6 +354,11 @@ std::vector<std::string> tracer_args(const Options &o, Tracer t, const std::stri
     if (t == kKsFloor || t == kKsFloorClock) {
       // emits nothing: no ring buffer to size
       a.push_back(t == kKsFloor ? "--bench-floor" : "--bench-floor-clock");
+      return a;
+    }
+    if (t == kKsFloorRecord) {
+      a.push_back("--bench-floor-record");
+      a.insert(a.end(), ring.begin(), ring.end());
       return a;
     }
     if (t == kKernspanNoCosts) {
@@ -665,10 +675,10 @@ int main(int argc, char **argv) {
   // bpftrace back to back (order rotated) on nop5 sites, and each ratio is
   // taken within its round.
   if (with_kernspan && o.rounds > 0) {
-    const Tracer group[] = {kKsFloor, kKsFloorClock, kKernspanNoCosts, kBpftrace};
+    const Tracer group[] = {kKsFloor, kKsFloorClock, kKsFloorRecord, kKernspanNoCosts, kBpftrace};
     const size_t ng = std::size(group);
     const double base = median(col(kUntraced, kNop5, &Run::cpu_ns_per_iter));
-    std::vector<double> to_floor, to_bpftrace, clock_to_floor;
+    std::vector<double> to_floor, to_bpftrace, clock_to_floor, record_to_floor;
     for (int k = 0; k < o.rounds; ++k) {
       fprintf(stderr, "spine_bench: adjacent round %d/%d\n", k + 1, o.rounds);
       double added[kTracers] = {};
@@ -679,9 +689,10 @@ int main(int argc, char **argv) {
       to_floor.push_back(added[kKernspanNoCosts] / added[kKsFloor]);
       to_bpftrace.push_back(added[kKernspanNoCosts] / added[kBpftrace]);
       clock_to_floor.push_back(added[kKsFloorClock] / added[kKsFloor]);
+      record_to_floor.push_back(added[kKsFloorRecord] / added[kKsFloor]);
     }
     printf("\nnop5 site, ratios of added CPU cost within each of %d rounds of adjacent runs\n"
-           "(floor, floor + clock, kernspan, bpftrace; order rotated), median [min-max]:\n",
+           "(the three floors, kernspan, bpftrace; order rotated), median [min-max]:\n",
            o.rounds);
     auto line = [](const char *what, const std::vector<double> &v) {
       printf("  %-40s %s [%s-%s]\n", what, num(median(v), "%.2fx").c_str(),
@@ -690,6 +701,7 @@ int main(int argc, char **argv) {
     line("kernspan trace --no-costs /ks-floor", to_floor);
     line("kernspan trace --no-costs /bpftrace", to_bpftrace);
     line("ks floor + 1 clock read each /ks-floor", clock_to_floor);
+    line("ks floor + clock + record/pair /ks-floor", record_to_floor);
   }
 
   printf("\nIRQ-work interrupts (ring buffer wake-ups are self-IPIs) per 1000 pairs, median "
@@ -720,8 +732,8 @@ int main(int argc, char **argv) {
          std::string(22, '-').c_str(), std::string(24, '-').c_str(), std::string(22, '-').c_str(),
          std::string(16, '-').c_str(), std::string(14, '-').c_str());
   for (int t = kFloor; t < kTracers; ++t) {
-    if ((is_kernspan(t) && !with_kernspan) || t == kKsFloorClock) {
-      continue; // the clock floor starts and stops as the floor does
+    if ((is_kernspan(t) && !with_kernspan) || t == kKsFloorClock || t == kKsFloorRecord) {
+      continue; // these floors start and stop as the floor does
     }
     uint64_t n = o.rss_rate * o.rss_seconds;
     Run steady = measure(o, static_cast<Tracer>(t), kNop5, n, o.rss_rate);

@@ -23,6 +23,9 @@
 
 /* Record kinds (ks_hdr.kind). */
 #define KS_REC_SPAN 1
+/* 4: ks_bench_rec, from the benchmark-only floor (trace --bench-floor-record);
+ * userspace drops it unread. */
+#define KS_REC_BENCH 4
 
 /* ks_span_rec.flags */
 #define KS_SPAN_REMOTE_PARENT (1u << 0) /* parent came from a traceparent */
@@ -80,6 +83,12 @@ struct ks_hdr {
 	__u32 tid;
 	__u32 cpu;
 	__u64 ktime; /* bpf_ktime_get_ns() when the record was made */
+};
+
+/* The least a latency record can carry: when it began and ended. */
+struct ks_bench_rec {
+	struct ks_hdr hdr;
+	__u64 start_ns;
 };
 
 /*

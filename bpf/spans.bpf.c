@@ -312,26 +312,67 @@ int BPF_USDT(span_end_usdt, __u64 name)
  * USDT attach for sites it cannot use them on).
  * Loaded only with `kernspan trace --bench-floor` (hidden).
  */
-const volatile __u8 targ_floor_clock = 0; /* --bench-floor-clock */
+/* 1: --bench-floor-clock, 2: --bench-floor-record */
+const volatile __u8 targ_floor_clock = 0;
 __u64 floor_clock_sink;
+
+/* The time of the previous probe hit on this CPU, 0 after an emitted pair. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} floor_begun SEC(".maps");
+
+/*
+ * --bench-floor-clock: the one clock read a span's begin and its end each
+ * need, and nothing else. --bench-floor-record: that, and every second hit
+ * on a CPU emits the least a latency record holds (header, start, end), as
+ * a lower bound of any tracer that sends its spans out. (A benchmark's
+ * begin and end alternate on one CPU; nothing here pairs them by thread.)
+ */
+static __always_inline int ks_floor(void)
+{
+	__u32 zero = 0;
+	struct ks_bench_rec *r;
+	__u64 now, *begun;
+
+	if (!targ_floor_clock)
+		return 0;
+	now = bpf_ktime_get_ns();
+	floor_clock_sink = now;
+	if (targ_floor_clock != 2)
+		return 0;
+	begun = bpf_map_lookup_elem(&floor_begun, &zero);
+	if (!begun)
+		return 0;
+	if (!*begun) {
+		*begun = now;
+		return 0;
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (r) {
+		r->hdr.kind = KS_REC_BENCH;
+		r->hdr.size = sizeof(*r);
+		r->hdr.ktime = now;
+		r->start_ns = *begun;
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	}
+	*begun = 0;
+	return 0;
+}
 
 SEC("uprobe")
 int floor_span_m(struct pt_regs *ctx)
 {
-	/* With --bench-floor-clock, the one clock read a span's begin and its
-	 * end each need, and nothing else. */
-	if (targ_floor_clock)
-		floor_clock_sink = bpf_ktime_get_ns();
-	return 0;
+	return ks_floor();
 }
 
 /* The same for probes attached through libbpf's USDT support. */
 SEC("usdt")
 int floor_span_usdt(struct pt_regs *ctx)
 {
-	if (targ_floor_clock)
-		floor_clock_sink = bpf_ktime_get_ns();
-	return 0;
+	return ks_floor();
 }
 
 /* A renamed target thread sends its new comm with its next record. */

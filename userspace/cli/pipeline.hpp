@@ -22,13 +22,14 @@ struct PipelineOptions {
   bool console = true; // print each span as it ends
   uint32_t ringbuf_mb = 4;
   SinkOptions sinks;
-  bool no_costs = false;          // --no-costs
-  bool bench_span_floor = false;  // hidden --bench-floor (Plan::bench_span_floor)
-  bool bench_floor_clock = false; // hidden --bench-floor-clock (Plan::bench_floor_clock)
-  bool raw_tp = false;            // --raw-tp (tests of the fallback variant)
-  FunctionOptions functions;      // --uprobe (issue 4)
-  std::vector<std::string> spans; // --span (issue 4)
-  std::vector<std::string> usdts; // --usdt (issue 4)
+  bool no_costs = false;           // --no-costs
+  bool bench_span_floor = false;   // hidden --bench-floor (Plan::bench_span_floor)
+  bool bench_floor_clock = false;  // hidden --bench-floor-clock (Plan::bench_floor_clock)
+  bool bench_floor_record = false; // hidden --bench-floor-record (Plan::bench_floor_record)
+  bool raw_tp = false;             // --raw-tp (tests of the fallback variant)
+  FunctionOptions functions;       // --uprobe (issue 4)
+  std::vector<std::string> spans;  // --span (issue 4)
+  std::vector<std::string> usdts;  // --usdt (issue 4)
   // Modes (issue 4): --mode, --sample-rate, --min-duration,
   // --max-spans-per-second (0: no limit).
   std::string mode = "trace";

@@ -38,6 +38,9 @@ Runner add_trace(CLI::App &app) {
   // Hidden: the same, each program also reading the clock once as a span's
   // begin and end do (bench/run_spine.sh: what two clock reads cost).
   cmd->add_flag("--bench-floor-clock", opts->bench_floor_clock, "")->group("");
+  // Hidden: and every second hit on a CPU emits a minimal record (its
+  // start and end): a lower bound for a tracer that sends spans out.
+  cmd->add_flag("--bench-floor-record", opts->bench_floor_record, "")->group("");
   // Hidden: load the raw_tp variants even where tp_btf works (tests).
   cmd->add_flag("--raw-tp", opts->raw_tp, "")->group("");
   cmd->add_option("--uprobe", opts->functions.specs,

@@ -531,6 +531,9 @@ struct Collector::Impl {
 
   static int on_record(void *ctx, void *data, size_t size) {
     auto *self = static_cast<Impl *>(ctx);
+    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_BENCH) {
+      return 0; // --bench-floor-record: only its cost is measured
+    }
     self->records++;
     if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_FN_SPAN) {
       self->on_fn_record(data, size);
@@ -750,7 +753,7 @@ struct Collector::Impl {
     }
     bpf_program__set_autoload(skel->progs.floor_span_m, plan.bench_span_floor);
     bpf_program__set_autoload(skel->progs.floor_span_usdt, plan.bench_span_floor);
-    skel->rodata->targ_floor_clock = plan.bench_floor_clock ? 1 : 0;
+    skel->rodata->targ_floor_clock = plan.bench_floor_record ? 2 : plan.bench_floor_clock ? 1 : 0;
     bpf_program__set_expected_attach_type(skel->progs.floor_span_m,
                                           static_cast<bpf_attach_type>(kAttachUprobeMulti));
     const bool fns = !plan.uprobes.empty() || plan.follow.load_function_programs;

@@ -94,8 +94,10 @@ struct Plan {
   // bench/: kernspan's own span probes get one empty program instead, attached
   // the same way (multi-uprobe links): the floor of what the span programs add.
   bool bench_span_floor = false;
-  // With bench_span_floor: each empty program reads the clock once.
+  // With bench_span_floor: each empty program reads the clock once; with
+  // bench_floor_record too, every second one emits a minimal record.
   bool bench_floor_clock = false;
+  bool bench_floor_record = false;
   bool verbose = false; // libbpf debug output
   // bench/: load the scheduler programs only (cost programs or floor).
   bool bench_sched_only = false;
