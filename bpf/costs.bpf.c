@@ -80,7 +80,7 @@ static __always_inline void ks_switch_out(struct task_struct *task, __u32 tid, _
 	t->oncpu_since = 0;
 	t->offcpu_since = now;
 	t->off_reason = reason;
-	t->rd_out = ks_run_delay(bpf_get_current_task_btf());
+	t->rd_out = ks_run_delay(task);
 }
 
 /*

@@ -123,7 +123,7 @@ static __always_inline bool ks_async_consumed(const struct ks_async_span *a, __u
 }
 
 static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_pair_cfg *c,
-					  __u32 pair, __u64 id)
+					  __u32 pair, struct task_struct *task, __u64 id)
 {
 	struct ks_async_key key = {.tgid = id >> 32, .pair_id = pair};
 	struct ks_thread *t;
@@ -140,7 +140,7 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 	__builtin_memset(&a->v, 0, sizeof(a->v));
 	a->span_id = ks_frames_rand64();
 	/* A child of whatever the beginning thread has open, if anything. */
-	t = ks_thread_cur(false);
+	t = ks_thread_of(task, false);
 	if (t && t->depth > 0) {
 		struct ks_frame *up = &t->frames[(t->depth - 1) & (KS_MAX_DEPTH - 1)];
 
@@ -229,7 +229,7 @@ int pair_begin(struct pt_regs *ctx)
 	if (!c)
 		return 0;
 	if (c->id_arg >= 0)
-		return ks_async_begin(ctx, c, pair, id);
+		return ks_async_begin(ctx, c, pair, task, id);
 	t = ks_thread_of(task, true);
 	ps = bpf_task_storage_get(&pair_vals, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t || !ps) {

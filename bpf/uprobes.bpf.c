@@ -109,8 +109,8 @@ int fn_entry(struct pt_regs *ctx)
 	d = depth;
 	nargs = ks_fn_nargs(cookie);
 	if (nargs) {
-		struct ks_fn_args *a = bpf_task_storage_get(&fn_args, bpf_get_current_task_btf(), 0,
-							    BPF_LOCAL_STORAGE_GET_F_CREATE);
+		struct ks_fn_args *a =
+		    bpf_task_storage_get(&fn_args, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 		if (a) {
 			__u64 *slot = a->args[d & (KS_MAX_DEPTH - 1)];
@@ -171,8 +171,7 @@ int fn_return(struct pt_regs *ctx)
 	r->nargs = 0;
 	__builtin_memset(r->args, 0, sizeof(r->args));
 	if (nargs) {
-		struct ks_fn_args *a =
-		    bpf_task_storage_get(&fn_args, bpf_get_current_task_btf(), 0, 0);
+		struct ks_fn_args *a = bpf_task_storage_get(&fn_args, task, 0, 0);
 
 		if (a) {
 			__builtin_memcpy(r->args, a->args[top & (KS_MAX_DEPTH - 1)],

@@ -210,12 +210,6 @@ static __always_inline struct ks_thread *ks_thread_of(struct task_struct *task, 
 	return &s->t;
 }
 
-/* The current thread's state; with `create`, made on first use. */
-static __always_inline struct ks_thread *ks_thread_cur(bool create)
-{
-	return ks_thread_of(bpf_get_current_task_btf(), create);
-}
-
 /* `task`'s tgid << 32 | tid, as bpf_get_current_pid_tgid() gives it. */
 static __always_inline __u64 ks_task_id(struct task_struct *task)
 {
@@ -224,7 +218,7 @@ static __always_inline __u64 ks_task_id(struct task_struct *task)
 
 /*
  * The calling thread, and its ks_task_id, from one helper call instead of
- * two (each helper call and return costs ~15 ns here).
+ * two. Programs that have it pass `task` on rather than call again.
  */
 static __always_inline struct task_struct *ks_current(__u64 *id)
 {
