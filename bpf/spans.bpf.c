@@ -309,10 +309,11 @@ int BPF_USDT(span_end_usdt, __u64 name)
 /*
  * The floor for bench/run_spine.sh: an empty program on kernspan's own span
  * probes, attached as the real ones are (multi-uprobe links, or libbpf's
- * USDT attach for sites it cannot use them on).
- * Loaded only with `kernspan trace --bench-floor` (hidden).
+ * USDT attach for sites it cannot use them on), or that program doing the
+ * least a span needs (ks_floor). Loaded only with `kernspan trace
+ * --bench-floor`, `--bench-floor-clock` or `--bench-floor-record` (hidden).
  */
-/* 1: --bench-floor-clock, 2: --bench-floor-record */
+/* 0: empty; 1: --bench-floor-clock; 2: --bench-floor-record (Plan::bench_floor_work) */
 const volatile __u8 targ_floor_clock = 0;
 __u64 floor_clock_sink;
 

@@ -225,8 +225,7 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   plan.ringbuf_bytes = o.ringbuf_mb << 20;
   plan.bpf_stats = !o.sinks.prometheus.empty(); // someone will read them
   plan.bench_span_floor = o.bench_span_floor || o.bench_floor_clock || o.bench_floor_record;
-  plan.bench_floor_clock = o.bench_floor_clock || o.bench_floor_record;
-  plan.bench_floor_record = o.bench_floor_record;
+  plan.bench_floor_work = o.bench_floor_record ? 2 : o.bench_floor_clock ? 1 : 0;
   plan.costs = !o.no_costs && !plan.bench_span_floor;
   plan.threads = plan.costs && !o.sinks.prometheus.empty(); // per-thread /metrics families
   plan.force_raw_tp = o.raw_tp;

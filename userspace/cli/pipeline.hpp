@@ -24,8 +24,8 @@ struct PipelineOptions {
   SinkOptions sinks;
   bool no_costs = false;           // --no-costs
   bool bench_span_floor = false;   // hidden --bench-floor (Plan::bench_span_floor)
-  bool bench_floor_clock = false;  // hidden --bench-floor-clock (Plan::bench_floor_clock)
-  bool bench_floor_record = false; // hidden --bench-floor-record (Plan::bench_floor_record)
+  bool bench_floor_clock = false;  // hidden --bench-floor-clock (Plan::bench_floor_work)
+  bool bench_floor_record = false; // hidden --bench-floor-record (Plan::bench_floor_work)
   bool raw_tp = false;             // --raw-tp (tests of the fallback variant)
   FunctionOptions functions;       // --uprobe (issue 4)
   std::vector<std::string> spans;  // --span (issue 4)

@@ -753,7 +753,7 @@ struct Collector::Impl {
     }
     bpf_program__set_autoload(skel->progs.floor_span_m, plan.bench_span_floor);
     bpf_program__set_autoload(skel->progs.floor_span_usdt, plan.bench_span_floor);
-    skel->rodata->targ_floor_clock = plan.bench_floor_record ? 2 : plan.bench_floor_clock ? 1 : 0;
+    skel->rodata->targ_floor_clock = plan.bench_floor_work;
     bpf_program__set_expected_attach_type(skel->progs.floor_span_m,
                                           static_cast<bpf_attach_type>(kAttachUprobeMulti));
     const bool fns = !plan.uprobes.empty() || plan.follow.load_function_programs;

@@ -94,10 +94,9 @@ struct Plan {
   // bench/: kernspan's own span probes get one empty program instead, attached
   // the same way (multi-uprobe links): the floor of what the span programs add.
   bool bench_span_floor = false;
-  // With bench_span_floor: each empty program reads the clock once; with
-  // bench_floor_record too, every second one emits a minimal record.
-  bool bench_floor_clock = false;
-  bool bench_floor_record = false;
+  // What the floor programs do (targ_floor_clock): 0 nothing, 1 read the
+  // clock once, 2 that and a minimal record every second hit on a CPU.
+  uint8_t bench_floor_work = 0;
   bool verbose = false; // libbpf debug output
   // bench/: load the scheduler programs only (cost programs or floor).
   bool bench_sched_only = false;
