@@ -3,8 +3,10 @@
 
 #include "collect/pairs.hpp"
 #include "collect/records.hpp"
+#include "collect/site_guard.hpp"
 #include "collect/uprobe_multi.hpp"
 #include "core/clock.hpp"
+#include "probe/usdt.hpp"
 
 #include "kernspan.skel.h"
 
@@ -424,6 +426,7 @@ struct Collector::Impl {
   std::vector<int> fn_entry_links;      // multi-uprobe links (function entries)
   std::vector<ks_kernspan *> late;      // programs loaded after the start (loaded())
   UprobeWarmup warmup;                  // from load to the end of attach
+  SiteGuard guard;                      // probe sites kept unoptimized (site_guard.hpp)
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
@@ -491,8 +494,10 @@ struct Collector::Impl {
     std::vector<int> multi_links = fn_entry_links;
     multi_links.insert(multi_links.end(), fn_return_links.begin(), fn_return_links.end());
     multi_links.insert(multi_links.end(), warmup.links().begin(), warmup.links().end());
+    multi_links.insert(multi_links.end(), guard.links().begin(), guard.links().end());
     if (hand_off_perf_fds(multi_links)) {
       warmup.handed_off();
+      guard.handed_off();
     } else {
       spdlog::debug("could not hand off the uprobes; detaching them in place (slow)");
     }
@@ -1001,6 +1006,7 @@ struct Collector::Impl {
     if (err != 0) {
       throw CollectError("cannot attach the thread-exit and cost tracepoints: " + errstr(err));
     }
+    guard_sites(plan);
     // Function returns before entries, for the same reason as below; a
     // return probe only fires for calls entered after it was attached.
     if (!plan.uprobes.empty()) {
@@ -1012,6 +1018,49 @@ struct Collector::Impl {
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
+  }
+
+  // Every uprobe site of `p` that the kernel would optimize, where that
+  // harms forked children, is made unoptimizable before the first attach
+  // (a site hit in between would already be optimized).
+  void guard_sites(const Plan &p) {
+    std::map<std::string, std::vector<ProbeSite>> sites; // object -> sites
+    std::map<std::string, std::vector<probe::UsdtProbe>> notes;
+    for (const auto &u : p.usdt) {
+      auto &out = sites[u.object];
+      if (!u.site_offsets.empty()) {
+        for (size_t i = 0; i < u.site_offsets.size(); i++) {
+          out.push_back(
+              {u.site_offsets[i], i < u.semaphore_offsets.size() ? u.semaphore_offsets[i] : 0});
+        }
+        continue;
+      }
+      // Attached through libbpf by name: the same sites and semaphores.
+      auto [it, fresh] = notes.try_emplace(u.object);
+      if (fresh) {
+        try {
+          it->second = probe::read_usdt_probes(u.object);
+        } catch (const std::exception &e) {
+          spdlog::debug("cannot read the USDT notes of {}: {}", u.object, e.what());
+        }
+      }
+      for (const auto &n : it->second) {
+        if (n.provider == u.provider && n.name == u.name && n.site_offset != 0) {
+          out.push_back({n.site_offset, n.semaphore_offset});
+        }
+      }
+    }
+    for (const auto &u : p.uprobes) {
+      auto &out = sites[u.object];
+      for (const auto &site : u.sites) {
+        out.push_back({site.offset, 0});
+      }
+    }
+    for (auto &[object, list] : sites) {
+      std::sort(list.begin(), list.end());
+      list.erase(std::unique(list.begin(), list.end()), list.end());
+      guard.protect(object, list);
+    }
   }
 
   // Ends before begins: libbpf attaches one site at a time, and a begin
@@ -1240,6 +1289,8 @@ struct Collector::Impl {
       }
     }
     plan.functions.insert(plan.functions.end(), more.functions.begin(), more.functions.end());
+    fns.usdt = more.usdt;
+    guard_sites(fns);
     if (!fns.uprobes.empty()) {
       attach_function_probes(fns, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
     }
