@@ -164,6 +164,25 @@ TEST(Uprobes, ListByProcessFindsLibraryFunctions) {
   EXPECT_NE(all.out.find(" symtab "), std::string::npos) << "a static function: " << all.out;
 }
 
+// A glob that takes in one function the kernel will not probe: libc's
+// pthread_spin_lock starts with a lock-prefixed instruction, which x86
+// uprobes refuse (ENOTSUPP). That function is named and skipped, the others
+// are attached, and the trace runs.
+TEST(Uprobes, AFunctionTheKernelRefusesIsSkippedAndNamed) {
+  KS_REQUIRE_ROOT();
+  Proc prog = spawn({UPROBES_BIN});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000));
+  const auto r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "--uprobe",
+                      "libc:pthread_spin_*", "-d", "0.5", "-q"});
+  kill(prog.pid, SIGKILL);
+  wait_exit(prog, 2000);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped 1 function the kernel refuses to probe in "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(": pthread_spin_lock ("), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("attached "), std::string::npos) << r.err;
+}
+
 // Bad input: one line on stderr, exit status 1 (2 for flag syntax).
 class UprobeErrors : public ReadyProgTest {
 protected:

@@ -30,6 +30,7 @@
 #include <linux/capability.h>
 #include <map>
 #include <poll.h>
+#include <set>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -427,6 +428,7 @@ struct Collector::Impl {
   std::vector<ks_kernspan *> late;      // programs loaded after the start (loaded())
   UprobeWarmup warmup;                  // from load to the end of attach
   SiteGuard guard;                      // probe sites kept unoptimized (site_guard.hpp)
+  std::set<std::pair<std::string, uint64_t>> refused_sites; // function sites the kernel refused
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
@@ -1010,14 +1012,45 @@ struct Collector::Impl {
     // Function returns before entries, for the same reason as below; a
     // return probe only fires for calls entered after it was attached.
     if (!plan.uprobes.empty()) {
-      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
+      attach_functions(plan, true);
     }
     attach_usdt(plan.usdt);
     if (!plan.uprobes.empty()) {
-      attach_function_probes(plan, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
+      attach_functions(plan, false);
     }
     attach_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     spdlog::debug("attach took {:.1f} ms (after load)", attach_ms);
+  }
+
+  // Function probes of `p` in one direction. Sites the kernel refuses (an
+  // instruction it cannot probe) are left out and named once, in one line
+  // per object, with the count; the rest are traced.
+  void attach_functions(const Plan &p, bool is_return) {
+    const int prog = bpf_program__fd(is_return ? skel->progs.fn_return : skel->progs.fn_entry);
+    const auto refused =
+        attach_function_probes(p, prog, is_return, is_return ? fn_return_links : fn_entry_links);
+    std::map<std::string, std::vector<const RefusedSite *>> by_object;
+    for (const auto &r : refused) {
+      if (refused_sites.insert({r.object, r.offset}).second) {
+        by_object[r.object].push_back(&r);
+      }
+    }
+    for (const auto &[object, list] : by_object) {
+      std::string which;
+      for (const RefusedSite *r : list) {
+        which += (which.empty() ? "" : ", ") +
+                 (r->probe_id < plan.functions.size() ? plan.functions[r->probe_id].name
+                                                      : std::string("?")) +
+                 " (" + errstr(r->error) + ")";
+      }
+      size_t total = 0;
+      for (const auto &u : p.uprobes) {
+        total += u.object == object ? u.sites.size() : 0;
+      }
+      spdlog::warn("skipped {} function{} the kernel refuses to probe in {}: {}; tracing the "
+                   "other {}",
+                   list.size(), list.size() == 1 ? "" : "s", object, which, total - list.size());
+    }
   }
 
   // Every uprobe site of `p` that the kernel would optimize, where that
@@ -1292,11 +1325,11 @@ struct Collector::Impl {
     fns.usdt = more.usdt;
     guard_sites(fns);
     if (!fns.uprobes.empty()) {
-      attach_function_probes(fns, bpf_program__fd(skel->progs.fn_return), true, fn_return_links);
+      attach_functions(fns, true);
     }
     attach_usdt(more.usdt);
     if (!fns.uprobes.empty()) {
-      attach_function_probes(fns, bpf_program__fd(skel->progs.fn_entry), false, fn_entry_links);
+      attach_functions(fns, false);
     }
     plan.usdt.insert(plan.usdt.end(), more.usdt.begin(), more.usdt.end());
     plan.uprobes.insert(plan.uprobes.end(), fns.uprobes.begin(), fns.uprobes.end());
@@ -1600,7 +1633,7 @@ size_t Collector::attached() const {
   for (const auto &u : impl_->plan.uprobes) {
     n += 2 * u.sites.size(); // an entry and a return uprobe each
   }
-  return n;
+  return n - 2 * impl_->refused_sites.size();
 }
 std::vector<std::pair<std::string, uint64_t>> Collector::usdt_counts() const {
   std::vector<std::pair<std::string, uint64_t>> out;

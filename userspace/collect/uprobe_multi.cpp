@@ -62,34 +62,67 @@ int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
-void attach_function_probes(const Plan &plan, int prog_fd, bool is_return, std::vector<int> &fds) {
+namespace {
+
+// Attaches the sites in one link; where the kernel refuses the set, halves
+// it until each refused site stands alone, keeping every part it accepts
+// (one bad function does not cost the others). Refused sites go to
+// `refused` with the kernel's error.
+void attach_parts(int prog_fd, const UprobeAttach &u, std::span<const UprobeSite> sites,
+                  bool is_return, std::vector<int> &fds, std::vector<RefusedSite> &refused) {
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> cookies;
+  offsets.reserve(sites.size());
+  cookies.reserve(sites.size());
+  for (const auto &s : sites) {
+    offsets.push_back(s.offset);
+    cookies.push_back(s.probe_id | (static_cast<uint64_t>(s.nargs) << 32));
+  }
+  const int fd = uprobe_multi_link(prog_fd, u.object, offsets, cookies, is_return, u.pid);
+  if (fd >= 0) {
+    fds.push_back(fd);
+    return;
+  }
+  if (u.pid > 0 && kill(u.pid, 0) != 0) {
+    throw CollectError("PID " + std::to_string(u.pid) + " exited while attaching");
+  }
+  if (fd == -ENOMEM || fd == -EMFILE || fd == -EPERM || fd == -ENOENT) {
+    throw CollectError("cannot attach " + std::to_string(offsets.size()) + " function " +
+                       (is_return ? "return" : "entry") + " probe(s) in " + u.object + ": " +
+                       std::strerror(-fd));
+  }
+  if (sites.size() == 1) {
+    refused.push_back({u.object, sites[0].offset, sites[0].probe_id, -fd});
+    return;
+  }
+  const size_t half = sites.size() / 2;
+  attach_parts(prog_fd, u, sites.first(half), is_return, fds, refused);
+  attach_parts(prog_fd, u, sites.subspan(half), is_return, fds, refused);
+}
+
+} // namespace
+
+std::vector<RefusedSite> attach_function_probes(const Plan &plan, int prog_fd, bool is_return,
+                                                std::vector<int> &fds) {
+  std::vector<RefusedSite> refused;
   for (const auto &u : plan.uprobes) {
-    std::vector<uint64_t> offsets;
-    std::vector<uint64_t> cookies;
-    offsets.reserve(u.sites.size());
-    cookies.reserve(u.sites.size());
-    for (const auto &s : u.sites) {
-      offsets.push_back(s.offset);
-      cookies.push_back(s.probe_id | (static_cast<uint64_t>(s.nargs) << 32));
-    }
-    if (offsets.empty()) {
+    if (u.sites.empty()) {
       continue;
     }
-    const int fd = uprobe_multi_link(prog_fd, u.object, offsets, cookies, is_return, u.pid);
-    if (fd < 0) {
-      if (u.pid > 0 && kill(u.pid, 0) != 0) {
-        throw CollectError("PID " + std::to_string(u.pid) + " exited while attaching");
-      }
+    const size_t before = refused.size();
+    attach_parts(prog_fd, u, u.sites, is_return, fds, refused);
+    if (refused.size() - before == u.sites.size()) {
       std::string hint;
-      if (fd == -EINVAL || fd == -EOPNOTSUPP) {
+      const int err = refused.back().error;
+      if (err == EINVAL || err == EOPNOTSUPP) {
         hint = " (multi-uprobe links need Linux 6.6 or newer)";
       }
-      throw CollectError("cannot attach " + std::to_string(offsets.size()) + " function " +
+      throw CollectError("cannot attach " + std::to_string(u.sites.size()) + " function " +
                          (is_return ? "return" : "entry") + " probe(s) in " + u.object + ": " +
-                         std::strerror(-fd) + hint);
+                         std::strerror(err) + hint);
     }
-    fds.push_back(fd);
   }
+  return refused;
 }
 
 } // namespace kernspan::collect

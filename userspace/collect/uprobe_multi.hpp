@@ -36,9 +36,20 @@ int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint
 
 namespace kernspan::collect {
 
+// A function site the kernel refused (e.g. an instruction it cannot probe),
+// with the kernel's error number.
+struct RefusedSite {
+  std::string object;
+  uint64_t offset = 0;
+  uint32_t probe_id = 0;
+  int error = 0;
+};
+
 // Attach every object's function sites of the plan in one direction with
-// `prog_fd`, appending the link fds to `fds`. Throws CollectError (one line,
-// naming the object) on failure.
-void attach_function_probes(const Plan &plan, int prog_fd, bool is_return, std::vector<int> &fds);
+// `prog_fd`, appending the link fds to `fds`. Sites the kernel refuses are
+// left out and returned; the others are attached. Throws CollectError (one
+// line, naming the object) if none of an object's sites can be attached.
+std::vector<RefusedSite> attach_function_probes(const Plan &plan, int prog_fd, bool is_return,
+                                                std::vector<int> &fds);
 
 } // namespace kernspan::collect
