@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Real software at full rate: PostgreSQL 15 under pgbench -S, each query a
+# span from PostgreSQL's own USDT probes (query__start .. query__done).
+# A throw-away cluster on a unix socket (no TCP), then interleaved rounds of
+#   untraced | bpftrace count | bpftrace hist | kernspan trace (costs on, the
+#   default) | kernspan --no-costs | kernspan --mode stats [| name=sql(arg0)]
+# printing per configuration the median TPS (min-max), the ratio to
+# untraced, and for kernspan its CPU per span, spans, drops and peak RSS.
+# Not a test: asserts nothing. Needs root; installs PostgreSQL 15 if missing.
+#
+#   bench/run_pg.sh [--rounds N] [--seconds T] [--clients C] [--scale S]
+#
+# Environment: KERNSPAN (default build/kernspan), BPFTRACE (bpftrace).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=5 SECONDS_PER=10 CLIENTS=2 SCALE=10
+while [ $# -gt 0 ]; do
+  case $1 in
+  --rounds) ROUNDS=$2; shift 2 ;;
+  --seconds) SECONDS_PER=$2; shift 2 ;;
+  --clients) CLIENTS=$2; shift 2 ;;
+  --scale) SCALE=$2; shift 2 ;;
+  *) sed -n 3,15p "$0" >&2; exit 2 ;;
+  esac
+done
+KERNSPAN=$(readlink -f "${KERNSPAN:-build/kernspan}")
+BPFTRACE=${BPFTRACE:-bpftrace}
+PGBIN=/usr/lib/postgresql/15/bin
+if [ ! -x "$PGBIN/postgres" ] || ! command -v pgbench >/dev/null; then
+  echo "run_pg: installing PostgreSQL 15" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    postgresql-15 postgresql-client-15 >/dev/null
+  systemctl disable --now postgresql >/dev/null 2>&1 || true
+fi
+PG=$PGBIN/postgres
+
+D=$(mktemp -d /tmp/ks-pg.XXXXXX)
+chown postgres: "$D"
+as_pg() { runuser -u postgres -- "$@"; }
+cleanup() {
+  as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$D"
+}
+trap cleanup EXIT
+as_pg "$PGBIN/initdb" -D "$D/data" -A trust >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w \
+  -o "-k $D -c listen_addresses='' -c max_connections=20 -c shared_buffers=256MB" start >/dev/null
+as_pg pgbench -h "$D" -i -s "$SCALE" -q postgres >/dev/null 2>&1
+
+SPAN='postgresql:query__start..postgresql:query__done'
+BT_COUNT="usdt:$PG:postgresql:query__start { @n = count(); }"
+BT_HIST="usdt:$PG:postgresql:query__start { @s[tid] = nsecs; }
+usdt:$PG:postgresql:query__done /@s[tid]/ { @h = hist(nsecs - @s[tid]); delete(@s[tid]); }"
+configs=(untraced bt_count bt_hist ks_trace ks_nocosts ks_stats)
+if "$KERNSPAN" trace --help 2>/dev/null | grep -q 'sql('; then
+  configs+=(ks_sql)
+fi
+
+pgbench_tps() {
+  as_pg pgbench -h "$D" -S -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" postgres 2>/dev/null |
+    awk '/^tps = / { print $3; exit }'
+}
+
+# Waits until file $1 contains $2 (10 s at most).
+wait_for() {
+  for _ in $(seq 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+run_one() { # config -> "tps [ks_cpu_s spans drops rss_kb]"
+  local c=$1 log=$D/tracer.log tm=$D/time.txt
+  : >"$log"
+  case $c in
+  untraced)
+    pgbench_tps
+    return ;;
+  bt_count | bt_hist)
+    local prog=$BT_COUNT
+    [ "$c" = bt_hist ] && prog=$BT_HIST
+    "$BPFTRACE" -e "$prog" >"$log" 2>&1 &
+    local pid=$!
+    wait_for "$log" Attaching
+    sleep 2 # bpftrace says "Attaching" before it attaches
+    pgbench_tps
+    kill -INT "$pid"
+    wait "$pid" || true
+    return ;;
+  esac
+  local args=(trace --binary "$PG" --span "$SPAN,name=query")
+  case $c in
+  ks_trace) args+=(-o "$D/q.jsonl") ;;
+  ks_nocosts) args+=(--no-costs -o "$D/q.jsonl") ;;
+  ks_stats) args+=(--mode stats) ;;
+  ks_sql) args=(trace --binary "$PG" --span "$SPAN,name=sql(arg0)" -o "$D/q.jsonl") ;;
+  esac
+  /usr/bin/time -f "%U %S %M" -o "$tm" "$KERNSPAN" "${args[@]}" -q >"$D/ks.out" 2>"$log" &
+  local pid=$!
+  wait_for "$log" attached
+  local tps
+  tps=$(pgbench_tps)
+  kill -INT "$(pgrep -P "$pid" -x kernspan || echo "$pid")" 2>/dev/null || true
+  wait "$pid" || true
+  local spans drops
+  spans=$(awk '/^spans: / { print $2 }' "$log" "$D/ks.out" | head -1)
+  drops=$(grep -ho 'total [0-9]*' "$log" "$D/ks.out" | head -1 | awk '{ print $2 }')
+  echo "$tps $(awk '{ print $1 + $2, $3 }' "$tm" | awk -v s="${spans:-0}" -v d="${drops:-0}" \
+    '{ print $1, s, d, $2 }')"
+  rm -f "$D/q.jsonl"
+}
+
+results=$D/results
+for r in $(seq "$ROUNDS"); do
+  for c in "${configs[@]}"; do
+    echo "$c $(run_one "$c")" >>"$results"
+  done
+  echo "run_pg: round $r of $ROUNDS done" >&2
+done
+
+python3 - "$results" "$ROUNDS" "$SECONDS_PER" "$CLIENTS" "$SCALE" "$KERNSPAN" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 2 and f[1] not in ("", "0"):
+        rows.setdefault(f[0], []).append(f[1:])
+print(f"# pgbench -S -c {sys.argv[4]} -j {sys.argv[4]} -T {sys.argv[3]}, scale {sys.argv[5]}, "
+      f"{sys.argv[2]} interleaved rounds; kernspan: {sys.argv[6]}")
+print("| configuration | TPS median (min-max) | vs untraced | kernspan CPU/span | spans/run | drops | peak RSS |")
+print("|---|---|---|---|---|---|---|")
+base = statistics.median(float(r[0]) for r in rows["untraced"])
+names = {"untraced": "untraced", "bt_count": "bpftrace count", "bt_hist": "bpftrace hist",
+         "ks_trace": "kernspan trace (costs)", "ks_nocosts": "kernspan --no-costs",
+         "ks_stats": "kernspan --mode stats", "ks_sql": "kernspan name=sql(arg0)"}
+for c, rs in rows.items():
+    tps = [float(r[0]) for r in rs]
+    med = statistics.median(tps)
+    extra = ["", "", "", ""]
+    if c.startswith("ks_") and all(len(r) >= 5 for r in rs):
+        cpu = statistics.median(float(r[1]) for r in rs)
+        spans = statistics.median(float(r[2]) for r in rs)
+        drops = max(int(r[3]) for r in rs)
+        rss = max(int(r[4]) for r in rs)
+        extra = [f"{cpu / spans * 1e6:.2f} us" if spans else "-", f"{spans:.0f}", str(drops),
+                 f"{rss / 1024:.0f} MiB"]
+    print(f"| {names.get(c, c)} | {med:.0f} ({min(tps):.0f}-{max(tps):.0f}) | {med / base:.3f} | "
+          + " | ".join(extra) + " |")
+EOF
