@@ -38,7 +38,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -249,8 +248,6 @@ bool hand_off_perf_fds(const std::vector<int> &link_fds) {
   return true;
 }
 
-bool multi_uprobes_supported();
-
 // The first uprobe registered after a quiet spell waits for an RCU grace
 // period, 6-15 ms here: registering takes dup_mmap_sem for writing, and that
 // semaphore's rcu_sync returns to its slow mode one grace period after the
@@ -278,7 +275,7 @@ public:
   }
 
   void start() {
-    if (!multi_uprobes_supported()) {
+    if (!multi_uprobe_links_supported()) {
       return; // attach pays the grace period, nothing else changes
     }
     thread_ = std::thread([this] { run(); });
@@ -347,18 +344,6 @@ private:
   std::atomic<bool> stop_{false};
   std::vector<int> fds_; // written by the thread until stop()
 };
-
-// Multi-uprobe links: Linux 6.6 and newer.
-bool multi_uprobes_supported() {
-  static const bool supported = [] {
-    utsname u{};
-    int major = 0;
-    int minor = 0;
-    return uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
-           (major > 6 || (major == 6 && minor >= 6));
-  }();
-  return supported;
-}
 
 // Entries in the span-name cache: (tgid, address) -> name.
 constexpr size_t kMaxNames = 65536;
@@ -925,7 +910,7 @@ struct Collector::Impl {
   // Kernel's own probes with known sites go through multi-uprobe links
   // (Linux 6.6+), others through libbpf's USDT attach.
   static bool use_multi(const UsdtAttach &u) {
-    return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobes_supported();
+    return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobe_links_supported();
   }
 
   // `p`, loaded: a span program no object had at start (a library

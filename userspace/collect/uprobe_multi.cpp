@@ -3,6 +3,8 @@
 
 #include "collect/collector.hpp"
 
+#include <array>
+#include <bpf/bpf.h>
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
@@ -60,6 +62,33 @@ int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint
   a.pid = pid > 0 ? static_cast<uint32_t>(pid) : 0;
   const long fd = syscall(SYS_bpf, BPF_LINK_CREATE, &a, sizeof(a));
   return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+bool multi_uprobe_links_supported() {
+  static const bool supported = [] {
+    const std::array<bpf_insn, 2> insns{{
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}, // r0 = 0
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                  // exit
+    }};
+    bpf_prog_load_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
+    const int prog =
+        bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ks_feature", "GPL", insns.data(), insns.size(), &opts);
+    if (prog < 0) {
+      return false;
+    }
+    const std::array<uint64_t, 1> zero{};
+    const int fd =
+        uprobe_multi_link(prog, "/nonexistent/kernspan-feature-probe", zero, zero, false, 0);
+    close(prog);
+    if (fd >= 0) {
+      close(fd);
+      return true;
+    }
+    return fd == -ENOENT;
+  }();
+  return supported;
 }
 
 namespace {

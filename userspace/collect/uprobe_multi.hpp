@@ -18,6 +18,12 @@ namespace kernspan::collect {
 constexpr uint32_t kAttachUprobeMulti = 48; // BPF_TRACE_UPROBE_MULTI
 constexpr uint32_t kUprobeMultiReturn = 1u; // BPF_F_UPROBE_MULTI_RETURN
 
+// Whether this kernel has multi-uprobe links, found by asking it (once):
+// a program loaded for them, and a link request for a path that does not
+// exist, which such a kernel refuses with ENOENT (no link is made, so
+// nothing waits for a grace period). Never from the version number.
+bool multi_uprobe_links_supported();
+
 // Attach `prog_fd` (loaded with expected_attach_type kAttachUprobeMulti) to
 // the file offsets in `path`, with one cookie per offset. pid > 0 limits the
 // probes to that process (the kernel filters); pid <= 0: every process.
