@@ -19,6 +19,8 @@ scripts/lint.sh
 BUILD_DIR=build scripts/build.sh
 BUILD_DIR=build scripts/tidy.sh
 (cd build && ctest --output-on-failure --timeout 300 -j1)
+# libFuzzer targets (clang): each parser of outside input for FUZZ_SECONDS.
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
 
 if [ "${KERNSPAN_SKIP_SANITIZE:-0}" != "1" ]; then
   BUILD_DIR=build-asan BUILD_TYPE=Debug scripts/build.sh -DKERNSPAN_SANITIZE=ON \

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -26,12 +27,20 @@ std::vector<Mapping> parse_maps(const std::string &text) {
     if (!(ls >> range >> m.perms >> std::hex >> m.offset >> dev >> std::dec >> m.inode)) {
       continue;
     }
+    // Both ends whole hex numbers, the start below the end; anything else
+    // is not a mapping and is skipped.
     const auto dash = range.find('-');
     if (dash == std::string::npos) {
       continue;
     }
-    m.start = std::stoull(range.substr(0, dash), nullptr, 16);
-    m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    const char *lo = range.data();
+    const char *hi = range.data() + range.size();
+    const auto a = std::from_chars(lo, lo + dash, m.start, 16);
+    const auto b = std::from_chars(lo + dash + 1, hi, m.end, 16);
+    if (a.ec != std::errc() || a.ptr != lo + dash || b.ec != std::errc() || b.ptr != hi ||
+        m.start >= m.end) {
+      continue;
+    }
     std::string rest;
     std::getline(ls, rest);
     const auto first = rest.find_first_not_of(' ');
