@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// Record decoding from bytes, without BPF: whole records of each length the
+// kernel sends, and truncated, mislabelled and corrupt ones, which are
+// refused with the reason (never read past their end).
+#include "collect/records.hpp"
+
+#include <cstring>
+#include <gtest/gtest.h>
+#include <vector>
+
+namespace kernspan::collect {
+namespace {
+
+const core::ClockOffset kClock(1'000'000'000); // unix = monotonic + 1 s
+
+ks_span_rec span_record() {
+  ks_span_rec r{};
+  r.hdr.kind = KS_REC_SPAN;
+  r.hdr.size = sizeof(r);
+  r.hdr.tgid = 100;
+  r.hdr.tid = 101;
+  r.start_ns = 5'000;
+  r.end_ns = 7'500;
+  r.trace_id_hi = 0x1122334455667788;
+  r.trace_id_lo = 0x99aabbccddeeff00;
+  r.span_id = 42;
+  r.parent_span_id = 41;
+  r.depth = 1;
+  r.flags = KS_SPAN_HAS_COSTS;
+  std::strcpy(r.comm, "worker");
+  std::strcpy(r.name, "handle_request");
+  r.costs.cpu_ns = 2'000;
+  return r;
+}
+
+std::vector<uint8_t> bytes_of(const ks_span_rec &r, size_t size) {
+  std::vector<uint8_t> b(size);
+  std::memcpy(b.data(), &r, std::min(size, sizeof(r)));
+  return b;
+}
+
+TEST(Records, AWholeSpanRecordDecodesFieldByField) {
+  const auto b = bytes_of(span_record(), sizeof(ks_span_rec));
+  DecodeError err{};
+  const auto s = decode_span(b.data(), b.size(), kClock, &err);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->name, "handle_request");
+  EXPECT_EQ(s->thread, "worker");
+  EXPECT_EQ(s->tgid, 100u);
+  EXPECT_EQ(s->tid, 101u);
+  EXPECT_EQ(s->span_id, 42u);
+  EXPECT_EQ(s->parent_span_id, 41u);
+  EXPECT_EQ(s->depth, 1u);
+  EXPECT_EQ(s->start_unix_nano, 1'000'005'000u);
+  EXPECT_EQ(s->end_unix_nano, 1'000'007'500u);
+  EXPECT_TRUE(s->has_costs);
+  EXPECT_EQ(s->costs.cpu_ns, 2'000u);
+  EXPECT_FALSE(s->incomplete);
+}
+
+TEST(Records, ShorterRecordsTheKernelSendsDecode) {
+  // Without its name (named from the name cache), and without costs either.
+  auto r = span_record();
+  r.hdr.size = KS_SPAN_REC_NO_NAME;
+  auto b = bytes_of(r, KS_SPAN_REC_NO_NAME);
+  auto s = decode_span(b.data(), b.size(), kClock);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->name, "");
+  EXPECT_EQ(s->costs.cpu_ns, 2'000u);
+  r.flags = 0;
+  r.hdr.size = KS_SPAN_REC_NO_COSTS_NO_NAME;
+  b = bytes_of(r, KS_SPAN_REC_NO_COSTS_NO_NAME);
+  s = decode_span(b.data(), b.size(), kClock);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_FALSE(s->has_costs);
+}
+
+TEST(Records, TruncatedMislabelledAndCorruptRecordsAreRefused) {
+  const auto whole = span_record();
+  DecodeError err{};
+  // Shorter than a header.
+  auto b = bytes_of(whole, sizeof(ks_hdr) - 1);
+  EXPECT_FALSE(decode_span(b.data(), b.size(), kClock, &err).has_value());
+  EXPECT_EQ(err, DecodeError::kShort);
+  // The header claims more bytes than arrived.
+  b = bytes_of(whole, sizeof(ks_span_rec) - 1);
+  EXPECT_FALSE(decode_span(b.data(), b.size(), kClock, &err).has_value());
+  EXPECT_EQ(err, DecodeError::kBadSize);
+  // A size the kernel never sends.
+  auto r = whole;
+  r.hdr.size = sizeof(ks_span_rec) - 8;
+  b = bytes_of(r, sizeof(ks_span_rec));
+  EXPECT_FALSE(decode_span(b.data(), b.size(), kClock, &err).has_value());
+  EXPECT_EQ(err, DecodeError::kBadSize);
+  // Costs flagged in a record cut before them.
+  r = whole;
+  r.hdr.size = KS_SPAN_REC_NO_COSTS_NO_NAME;
+  b = bytes_of(r, KS_SPAN_REC_NO_COSTS_NO_NAME);
+  EXPECT_FALSE(decode_span(b.data(), b.size(), kClock, &err).has_value());
+  EXPECT_EQ(err, DecodeError::kBadSize);
+  // Another kind of record.
+  r = whole;
+  r.hdr.kind = KS_REC_FN_SPAN;
+  b = bytes_of(r, sizeof(ks_span_rec));
+  EXPECT_FALSE(decode_span(b.data(), b.size(), kClock, &err).has_value());
+  EXPECT_EQ(err, DecodeError::kBadKind);
+  // A function-span decoder handed a plain span record.
+  b = bytes_of(whole, sizeof(ks_span_rec));
+  EXPECT_FALSE(decode_fn_span(b.data(), b.size(), kClock, &err).has_value());
+}
+
+TEST(Records, AnEndBeforeItsStartIsClampedAndNamesNeedNoTerminator) {
+  auto r = span_record();
+  r.end_ns = r.start_ns - 1; // clocks never run back; a corrupt end must not underflow
+  std::memset(r.name, 'x', sizeof(r.name)); // no NUL
+  std::memset(r.comm, 'y', sizeof(r.comm));
+  const auto b = bytes_of(r, sizeof(ks_span_rec));
+  const auto s = decode_span(b.data(), b.size(), kClock);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->end_unix_nano, s->start_unix_nano);
+  EXPECT_EQ(s->name, std::string(sizeof(r.name), 'x'));
+  EXPECT_EQ(s->thread, std::string(sizeof(r.comm), 'y'));
+}
+
+} // namespace
+} // namespace kernspan::collect
