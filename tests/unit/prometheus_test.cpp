@@ -292,6 +292,24 @@ TEST(Prometheus, SpanNameLimitFoldsNewNamesIntoOverflow) {
   EXPECT_NE(text.find("kernspan_spans_total{service_name=\"demo\"} 5\n"), std::string::npos);
 }
 
+TEST(Prometheus, AMillionDistinctNamesGiveBoundedSeries) {
+  PrometheusSink sink({"demo", 1000});
+  for (int i = 0; i < 1'000'000; i++) {
+    auto s = child_span();
+    s.name = "GET /item/" + std::to_string(i);
+    sink.on_span(s);
+  }
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(text.find("kernspan_span_name_overflow_total 999000\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_span_names 1000\n"), std::string::npos);
+  size_t series = 0;
+  for (size_t at = 0;
+       (at = text.find("kernspan_span_duration_seconds_count{", at)) != std::string::npos; at++) {
+    series++;
+  }
+  EXPECT_EQ(series, 1001U);
+}
+
 TEST(Prometheus, EmptySinkStillRendersHealth) {
   PrometheusSink sink({"demo", 10});
   const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);

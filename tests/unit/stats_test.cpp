@@ -106,6 +106,71 @@ TEST(SpanStats, MeanCostWithoutCostsIsZero) {
   EXPECT_DOUBLE_EQ(stats.find("x")->mean_cost(&Costs::cpu_ns), 0.0);
 }
 
+TEST(SpanStats, NamesPastTheCapShareOneOverflowEntry) {
+  SpanStats stats(2);
+  for (const char *name : {"a", "b", "c", "d", "a", "c"}) {
+    stats.add(make_span(name, 0, 10));
+  }
+  EXPECT_EQ(stats.by_name().size(), 3U);
+  EXPECT_EQ(stats.find("a")->count, 2U);
+  EXPECT_EQ(stats.find("b")->count, 1U);
+  EXPECT_EQ(stats.find("c"), nullptr);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 3U);
+  EXPECT_EQ(stats.overflow_spans(), 3U);
+  EXPECT_EQ(stats.total_spans(), 6U);
+  // The target's own "__overflow__" cannot open a row past the cap either.
+  SpanStats named(1);
+  named.add(make_span(SpanStats::kOverflowName, 0, 1));
+  named.add(make_span("x", 0, 1));
+  named.add(make_span("y", 0, 1));
+  EXPECT_EQ(named.by_name().size(), 2U);
+  EXPECT_EQ(named.find("x")->count, 1U);
+  EXPECT_EQ(named.overflow_spans(), 2U);
+}
+
+TEST(SpanStats, AMillionDistinctNamesStayBounded) {
+  SpanStats stats; // the default cap, --max-span-names' default
+  ASSERT_EQ(stats.max_names(), 1000U);
+  size_t rows_at_100k = 0;
+  for (uint64_t i = 0; i < 1'000'000; i++) {
+    stats.add(make_span("SELECT * FROM t WHERE id = " + std::to_string(i), 0, i));
+    if (i == 99'999) {
+      rows_at_100k = stats.by_name().size();
+    }
+  }
+  EXPECT_EQ(rows_at_100k, 1001U);
+  EXPECT_EQ(stats.by_name().size(), 1001U); // no growth from 100k to 1M names
+  EXPECT_EQ(stats.overflow_spans(), 999'000U);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 999'000U);
+  EXPECT_EQ(stats.total_spans(), 1'000'000U);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->duration.max(), 999'999U);
+  EXPECT_NE(stats.find("SELECT * FROM t WHERE id = 999"), nullptr);
+  EXPECT_EQ(stats.find("SELECT * FROM t WHERE id = 1000"), nullptr);
+}
+
+TEST(SpanStats, KernelAggregatesPastTheCapAreCountedBySpans) {
+  SpanStats stats(1000);
+  for (uint64_t i = 0; i < 1'000'000; i++) {
+    SpanAggregate a;
+    a.name = "fn" + std::to_string(i);
+    a.count = 3;
+    a.incomplete = 1;
+    a.sum_ns = 30;
+    a.max_ns = 20;
+    a.slots[4] = 3;
+    stats.add(a);
+  }
+  EXPECT_EQ(stats.by_name().size(), 1001U);
+  EXPECT_EQ(stats.overflow_spans(), 3U * 999'000U);
+  const NameStats *o = stats.find(SpanStats::kOverflowName);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->count, 3U * 999'000U);
+  EXPECT_EQ(o->incomplete, 999'000U);
+  EXPECT_EQ(o->kernel.sum_ns, 30U * 999'000U);
+  EXPECT_EQ(stats.total_spans(), 3'000'000U);
+  EXPECT_EQ(stats.total_incomplete(), 1'000'000U);
+}
+
 TEST(DropCounts, AddKeepsOrderAndSums) {
   DropCounts d;
   EXPECT_EQ(d.total(), 0U);

@@ -312,7 +312,7 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
                collector->variant().c_str());
   follower.announce();
 
-  core::SpanStats stats;
+  core::SpanStats stats(o.sinks.max_span_names);
   // --max-spans-per-second: the summary counts every span, the sinks get
   // at most N a second (of span end time).
   std::optional<core::TokenBucket> limit;
