@@ -39,7 +39,8 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
       ->check(CLI::PositiveNumber);
   cmd.add_option("--max-threads", o.max_threads,
                  "threads with their own per-thread metric series; more are summed per process "
-                 "under tid __overflow__")
+                 "under tid __overflow__ (and processes past this many pids under pid "
+                 "__overflow__)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd.add_option("--otlp", o.otlp,
