@@ -109,9 +109,10 @@ std::string format_summary(const core::SpanStats &stats, const core::DropCounts 
       out += "(" + std::to_string(hidden) + " more span names not shown)\n";
     }
     if (stats.overflow_spans() != 0) {
-      out += "overflow: " + std::to_string(stats.overflow_spans()) +
-             " spans of names beyond the first " + std::to_string(stats.max_names()) +
-             " counted as " + core::SpanStats::kOverflowName + " (--max-span-names)\n";
+      out += "overflow: " + std::to_string(stats.overflow_spans()) + " spans of about " +
+             std::to_string(stats.overflow_names_estimate()) + " names beyond the first " +
+             std::to_string(stats.max_names()) + " counted as " + core::SpanStats::kOverflowName +
+             " (--max-span-names)\n";
     }
   }
   if (drops.places.empty()) {

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "core/distinct.hpp"
 #include "core/stats.hpp"
 
 namespace kernspan::core {
@@ -117,6 +118,7 @@ TEST(SpanStats, NamesPastTheCapShareOneOverflowEntry) {
   EXPECT_EQ(stats.find("c"), nullptr);
   EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 3U);
   EXPECT_EQ(stats.overflow_spans(), 3U);
+  EXPECT_EQ(stats.overflow_names_estimate(), 2U); // c and d
   EXPECT_EQ(stats.total_spans(), 6U);
   // The target's own "__overflow__" cannot open a row past the cap either.
   SpanStats named(1);
@@ -141,6 +143,7 @@ TEST(SpanStats, AMillionDistinctNamesStayBounded) {
   EXPECT_EQ(rows_at_100k, 1001U);
   EXPECT_EQ(stats.by_name().size(), 1001U); // no growth from 100k to 1M names
   EXPECT_EQ(stats.overflow_spans(), 999'000U);
+  EXPECT_NEAR(static_cast<double>(stats.overflow_names_estimate()), 999'000.0, 999'000.0 * 0.05);
   EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 999'000U);
   EXPECT_EQ(stats.total_spans(), 1'000'000U);
   EXPECT_EQ(stats.find(SpanStats::kOverflowName)->duration.max(), 999'999U);
@@ -169,6 +172,27 @@ TEST(SpanStats, KernelAggregatesPastTheCapAreCountedBySpans) {
   EXPECT_EQ(o->kernel.sum_ns, 30U * 999'000U);
   EXPECT_EQ(stats.total_spans(), 3'000'000U);
   EXPECT_EQ(stats.total_incomplete(), 1'000'000U);
+}
+
+TEST(DistinctCount, EstimatesWithinAFewPercentInFixedMemory) {
+  EXPECT_EQ(DistinctCount{}.estimate(), 0U);
+  DistinctCount d;
+  for (int round = 0; round < 3; round++) { // repeats count once
+    for (int i = 0; i < 100; i++) {
+      d.add("name" + std::to_string(i));
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(d.estimate()), 100.0, 2.0);
+  for (const uint64_t n : {5'000ULL, 20'000ULL, 300'000ULL}) {
+    DistinctCount big;
+    for (uint64_t i = 0; i < n; i++) {
+      big.add("/item/" + std::to_string(i * 7919));
+    }
+    EXPECT_NEAR(static_cast<double>(big.estimate()), static_cast<double>(n),
+                static_cast<double>(n) * 0.05)
+        << n;
+  }
+  static_assert(sizeof(DistinctCount) == 4096, "fixed memory, whatever is added");
 }
 
 TEST(DropCounts, AddKeepsOrderAndSums) {

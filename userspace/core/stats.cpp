@@ -52,6 +52,7 @@ NameStats &SpanStats::entry(const std::string &name, uint64_t spans) {
   const bool over = named_ >= max_names_ || name == kOverflowName;
   if (over) {
     overflow_spans_ += spans;
+    overflow_names_.add(name);
   } else {
     named_++;
   }

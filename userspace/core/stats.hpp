@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/distinct.hpp"
 #include "core/histogram.hpp"
 #include "core/span.hpp"
 
@@ -69,6 +70,9 @@ public:
   [[nodiscard]] size_t max_names() const { return max_names_; }
   // Spans counted under kOverflowName because their name came after the cap.
   [[nodiscard]] uint64_t overflow_spans() const { return overflow_spans_; }
+  // How many distinct names those spans had: an estimate (DistinctCount),
+  // since keeping the names would be the unbounded table the cap prevents.
+  [[nodiscard]] uint64_t overflow_names_estimate() const { return overflow_names_.estimate(); }
 
   // Entries ordered by name (stable across runs).
   [[nodiscard]] const std::map<std::string, NameStats> &by_name() const { return by_name_; }
@@ -87,6 +91,7 @@ private:
   size_t max_names_;
   size_t named_ = 0; // entries other than the overflow entry
   uint64_t overflow_spans_ = 0;
+  DistinctCount overflow_names_;
   uint64_t total_ = 0;
   uint64_t incomplete_ = 0;
   uint64_t with_costs_ = 0;
