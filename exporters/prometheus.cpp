@@ -291,6 +291,24 @@ void PrometheusSink::set_aggregates(const std::vector<core::SpanAggregate> &aggr
   overflow_ = overflow;
 }
 
+uint32_t PrometheusSink::process_key(uint32_t tgid, bool fresh_thread) {
+  if (process_costs_.count(tgid) != 0) {
+    return tgid;
+  }
+  const size_t own = process_costs_.size() - process_costs_.count(kOverflowPid);
+  if (own < options_.max_threads) {
+    return tgid;
+  }
+  // A process is new when this is its first thread seen (a live process
+  // has a thread in every reading, so its threads stay known until it ends).
+  const auto first = threads_.lower_bound({tgid, 0});
+  const bool known = first != threads_.end() && first->first.first == tgid;
+  if (fresh_thread && !known) {
+    processes_overflowed_++;
+  }
+  return kOverflowPid;
+}
+
 void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &threads,
                                     uint64_t now_ns) {
   std::lock_guard lock(mu_);
@@ -310,6 +328,7 @@ void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &thread
         it = threads_.end();
       }
     }
+    const uint32_t pkey = process_key(t.tgid, it == threads_.end());
     if (it == threads_.end()) {
       ThreadSeries fresh;
       if (threads_tracked_ >= options_.max_threads) {
@@ -321,8 +340,8 @@ void PrometheusSink::update_threads(const std::vector<core::ThreadCosts> &thread
       it = threads_.emplace(key, std::move(fresh)).first;
     }
     ThreadSeries &s = it->second;
-    core::Costs &process = process_costs_[t.tgid];
-    core::Costs *overflow = s.overflow ? &overflow_costs_[t.tgid] : nullptr;
+    core::Costs &process = process_costs_[pkey];
+    core::Costs *overflow = s.overflow ? &overflow_costs_[pkey] : nullptr;
     for (const auto f : kThreadFields) {
       const uint64_t added = t.costs.*f - s.costs.*f;
       process.*f += added;
@@ -578,8 +597,11 @@ void PrometheusSink::render_threads(std::string &out, ExpositionFormat format,
                         &s.costs);
     }
   }
+  const auto pid_label = [](uint32_t tgid) {
+    return tgid == kOverflowPid ? std::string(kOverflowName) : u64(tgid);
+  };
   for (const auto &[tgid, costs] : overflow_costs_) {
-    std::string l = svc + ",pid=\"" + u64(tgid);
+    std::string l = svc + ",pid=\"" + pid_label(tgid);
     l.append("\",tid=\"").append(kOverflowName).append("\",thread=\"");
     l.append(kOverflowName).append("\"");
     rows.emplace_back(std::move(l), &costs);
@@ -610,7 +632,7 @@ void PrometheusSink::render_threads(std::string &out, ExpositionFormat format,
   CostRows procs;
   procs.reserve(process_costs_.size());
   for (const auto &[tgid, costs] : process_costs_) {
-    procs.emplace_back(svc + ",pid=\"" + u64(tgid) + "\"", &costs);
+    procs.emplace_back(svc + ",pid=\"" + pid_label(tgid) + "\"", &costs);
   }
   cost_family(w, "kernspan_process_offcpu_seconds", "seconds",
               "Time the traced process's threads spent off-CPU since attach, by reason.",
@@ -621,6 +643,10 @@ void PrometheusSink::render_threads(std::string &out, ExpositionFormat format,
   cost_family(w, "kernspan_process_network_bytes", "bytes",
               "Bytes the traced process's threads sent and received on TCP and UDP sockets.",
               kNetworkParts, false, procs);
+  w.family("kernspan_process_overflow", "counter", "",
+           "Processes counted under pid __overflow__ because the process limit (the thread "
+           "limit) was reached.");
+  w.line("kernspan_process_overflow_total ", u64(processes_overflowed_));
 }
 
 } // namespace kernspan::exporters

@@ -96,7 +96,9 @@ struct PrometheusOptions {
 //   kernspan_process_offcpu_seconds_total   counter   {service_name, pid, reason=runq|io|sleep}
 //   kernspan_process_syscalls_total         counter   {service_name, pid}
 //   kernspan_process_network_bytes_total    counter   {service_name, pid, direction=sent|received}
-//       (sums over every thread read since attach, dropped ones included)
+//       (sums over every thread read since attach, dropped ones included;
+//       processes past max_threads distinct pids share pid="__overflow__")
+//   kernspan_process_overflow_total         counter   processes folded into __overflow__
 // Label values are UTF-8 (invalid bytes become U+FFFD) with \\, \" and \n
 // escaped. Series are ordered by span name, so output is deterministic.
 class PrometheusSink : public Sink {
@@ -170,9 +172,14 @@ private:
   std::map<std::pair<uint32_t, uint32_t>, ThreadSeries> threads_; // (tgid, tid)
   size_t threads_tracked_ = 0;                                    // in threads_, not overflow
   uint64_t threads_overflowed_ = 0;
-  uint64_t readings_ = 0;                          // update_threads calls
+  uint64_t readings_ = 0; // update_threads calls
+  // Process sums are keyed by tgid, or by kOverflowPid for processes past
+  // max_threads distinct pids (pid 0, the idle task, is never traced).
+  static constexpr uint32_t kOverflowPid = 0;
+  uint32_t process_key(uint32_t tgid, bool fresh_thread);
   std::map<uint32_t, core::Costs> overflow_costs_; // tgid -> sums of overflow threads
   std::map<uint32_t, core::Costs> process_costs_;  // tgid -> sums of every thread
+  uint64_t processes_overflowed_ = 0;
 };
 
 // Label value escaping for the exposition formats: UTF-8 repaired, then

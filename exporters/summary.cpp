@@ -108,6 +108,12 @@ std::string format_summary(const core::SpanStats &stats, const core::DropCounts 
     if (hidden != 0) {
       out += "(" + std::to_string(hidden) + " more span names not shown)\n";
     }
+    if (stats.overflow_spans() != 0) {
+      out += "overflow: " + std::to_string(stats.overflow_spans()) + " spans of about " +
+             std::to_string(stats.overflow_names_estimate()) + " names beyond the first " +
+             std::to_string(stats.max_names()) + " counted as " + core::SpanStats::kOverflowName +
+             " (--max-span-names)\n";
+    }
   }
   if (drops.places.empty()) {
     out += "drops: no counters\n";

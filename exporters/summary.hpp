@@ -24,6 +24,8 @@ struct SummaryOptions {
 //   name   count  p50  p90  p99  max  incomplete  [cpu runq io sleep read write net_tx net_rx]
 //   <one row per name; "-" in cost columns for names whose spans had no costs>
 //   [(N more span names not shown)]
+//   [overflow: N spans of about D names beyond the first M counted as __overflow__
+//    (--max-span-names)]   (D: SpanStats::overflow_names_estimate)
 //   drops: <place>=<n> ... (total T)     or "drops: no counters" if none
 //   spans: S total, I incomplete
 // With no spans the table is replaced by "no spans recorded".

@@ -13,6 +13,7 @@ PKGS=(
   systemtap-sdt-dev binutils procps iproute2 nftables time
   prometheus bpftrace libbpf-tools
   python3.11-minimal
+  postgresql-15 postgresql-client-15
   clang-format clang-tidy
 )
 # Needed as commands, whatever package provides them (a machine may carry

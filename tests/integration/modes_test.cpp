@@ -203,10 +203,19 @@ TEST(Modes, StatsModeCountsUsdtPairsExactly) {
   ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000));
   const Result r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "--mode", "stats",
                         "--span", "kernspan:job_start..kernspan:job_done,id=arg0,name=arg1"});
+  // So is a name normalized from a text: one line that says what to use.
+  const Result rs = run({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "--mode", "stats",
+                         "--span", "kernspan:job_start..kernspan:job_done,id=arg0,name=sql(arg1)"});
   kill(prog.pid, SIGKILL);
   wait_exit(prog, 2000);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("--mode stats keys spans by pair"), std::string::npos) << r.err;
+  EXPECT_NE(rs.status, 0);
+  EXPECT_EQ(std::count(rs.err.begin(), rs.err.end(), '\n'), 1) << rs.err;
+  EXPECT_NE(rs.err.find("name=sql(argN) names each span by its text at run time; --mode stats "
+                        "keys spans by pair: use --mode trace or sample"),
+            std::string::npos)
+      << rs.err;
   // Per-thread pairs end through the same ks_mode_consumed as functions
   // (StatsModeCountsFunctionCallsExactly); Python's probes cannot give an
   // exact per-pair count here (every Python call is one pair).

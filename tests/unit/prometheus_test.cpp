@@ -292,6 +292,24 @@ TEST(Prometheus, SpanNameLimitFoldsNewNamesIntoOverflow) {
   EXPECT_NE(text.find("kernspan_spans_total{service_name=\"demo\"} 5\n"), std::string::npos);
 }
 
+TEST(Prometheus, AMillionDistinctNamesGiveBoundedSeries) {
+  PrometheusSink sink({"demo", 1000});
+  for (int i = 0; i < 1'000'000; i++) {
+    auto s = child_span();
+    s.name = "GET /item/" + std::to_string(i);
+    sink.on_span(s);
+  }
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(text.find("kernspan_span_name_overflow_total 999000\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_span_names 1000\n"), std::string::npos);
+  size_t series = 0;
+  for (size_t at = 0;
+       (at = text.find("kernspan_span_duration_seconds_count{", at)) != std::string::npos; at++) {
+    series++;
+  }
+  EXPECT_EQ(series, 1001U);
+}
+
 TEST(Prometheus, EmptySinkStillRendersHealth) {
   PrometheusSink sink({"demo", 10});
   const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);
@@ -392,6 +410,9 @@ kernspan_process_syscalls_total{service_name="demo",pid="100"} 49
 # TYPE kernspan_process_network_bytes_total counter
 kernspan_process_network_bytes_total{service_name="demo",pid="100",direction="sent"} 21
 kernspan_process_network_bytes_total{service_name="demo",pid="100",direction="received"} 35
+# HELP kernspan_process_overflow_total Processes counted under pid __overflow__ because the process limit (the thread limit) was reached.
+# TYPE kernspan_process_overflow_total counter
+kernspan_process_overflow_total 0
 )");
   const std::string om = sink.render(ExpositionFormat::kOpenMetrics100);
   EXPECT_NE(om.find("# TYPE kernspan_thread_cpu_seconds counter\n# UNIT "
@@ -399,6 +420,37 @@ kernspan_process_network_bytes_total{service_name="demo",pid="100",direction="re
             std::string::npos);
   EXPECT_NE(om.find("\nkernspan_threads 2\n"), std::string::npos);
   EXPECT_EQ(om.substr(om.size() - 6), "# EOF\n");
+}
+
+// Processes come and go (a backend per connection): past --max-threads
+// distinct pids their sums share pid="__overflow__", so a long run with
+// ever new pids keeps a bounded number of series.
+TEST(Prometheus, ProcessSumsPastTheLimitShareOneOverflowPid) {
+  PrometheusSink sink({"demo", 10, 2});
+  uint64_t now = 1'000'000'000;
+  for (uint32_t pid = 1000; pid < 21000; pid++) {
+    // Each process lives for one reading, with two threads.
+    sink.update_threads(
+        {thread(pid, pid, "backend", 1000, 1), thread(pid, pid + 50000, "bg", 0, 1)}, now);
+    now += 1'000'000'000;
+  }
+  sink.update_threads({}, now);
+  const std::string text = sink.render(ExpositionFormat::kText004);
+  EXPECT_NE(text.find("kernspan_process_overflow_total 19998\n"), std::string::npos);
+  EXPECT_NE(text.find("kernspan_process_syscalls_total{service_name=\"demo\",pid=\"1000\"} 14\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("kernspan_process_syscalls_total{service_name=\"demo\",pid=\"1001\"} 14\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("kernspan_process_syscalls_total{service_name=\"demo\",pid=\"__overflow__\"} "
+                      "279972\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("pid=\"1002\""), std::string::npos);
+  size_t series = 0;
+  for (size_t at = 0; (at = text.find("kernspan_process_syscalls_total{", at)) != std::string::npos;
+       at++) {
+    series++;
+  }
+  EXPECT_EQ(series, 3U);
 }
 
 // Without a reading (thread costs off) there are no thread families.
@@ -415,6 +467,9 @@ kernspan_thread_overflow_total 0
 # HELP kernspan_threads Threads with their own series, exited ones still kept included.
 # TYPE kernspan_threads gauge
 kernspan_threads 0
+# HELP kernspan_process_overflow_total Processes counted under pid __overflow__ because the process limit (the thread limit) was reached.
+# TYPE kernspan_process_overflow_total counter
+kernspan_process_overflow_total 0
 )");
 }
 

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "core/distinct.hpp"
 #include "core/stats.hpp"
 
 namespace kernspan::core {
@@ -104,6 +105,94 @@ TEST(SpanStats, MeanCostWithoutCostsIsZero) {
   EXPECT_FALSE(stats.any_costs());
   EXPECT_EQ(stats.find("x")->with_costs, 0U);
   EXPECT_DOUBLE_EQ(stats.find("x")->mean_cost(&Costs::cpu_ns), 0.0);
+}
+
+TEST(SpanStats, NamesPastTheCapShareOneOverflowEntry) {
+  SpanStats stats(2);
+  for (const char *name : {"a", "b", "c", "d", "a", "c"}) {
+    stats.add(make_span(name, 0, 10));
+  }
+  EXPECT_EQ(stats.by_name().size(), 3U);
+  EXPECT_EQ(stats.find("a")->count, 2U);
+  EXPECT_EQ(stats.find("b")->count, 1U);
+  EXPECT_EQ(stats.find("c"), nullptr);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 3U);
+  EXPECT_EQ(stats.overflow_spans(), 3U);
+  EXPECT_EQ(stats.overflow_names_estimate(), 2U); // c and d
+  EXPECT_EQ(stats.total_spans(), 6U);
+  // The target's own "__overflow__" cannot open a row past the cap either.
+  SpanStats named(1);
+  named.add(make_span(SpanStats::kOverflowName, 0, 1));
+  named.add(make_span("x", 0, 1));
+  named.add(make_span("y", 0, 1));
+  EXPECT_EQ(named.by_name().size(), 2U);
+  EXPECT_EQ(named.find("x")->count, 1U);
+  EXPECT_EQ(named.overflow_spans(), 2U);
+}
+
+TEST(SpanStats, AMillionDistinctNamesStayBounded) {
+  SpanStats stats; // the default cap, --max-span-names' default
+  ASSERT_EQ(stats.max_names(), 1000U);
+  size_t rows_at_100k = 0;
+  for (uint64_t i = 0; i < 1'000'000; i++) {
+    stats.add(make_span("SELECT * FROM t WHERE id = " + std::to_string(i), 0, i));
+    if (i == 99'999) {
+      rows_at_100k = stats.by_name().size();
+    }
+  }
+  EXPECT_EQ(rows_at_100k, 1001U);
+  EXPECT_EQ(stats.by_name().size(), 1001U); // no growth from 100k to 1M names
+  EXPECT_EQ(stats.overflow_spans(), 999'000U);
+  EXPECT_NEAR(static_cast<double>(stats.overflow_names_estimate()), 999'000.0, 999'000.0 * 0.05);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->count, 999'000U);
+  EXPECT_EQ(stats.total_spans(), 1'000'000U);
+  EXPECT_EQ(stats.find(SpanStats::kOverflowName)->duration.max(), 999'999U);
+  EXPECT_NE(stats.find("SELECT * FROM t WHERE id = 999"), nullptr);
+  EXPECT_EQ(stats.find("SELECT * FROM t WHERE id = 1000"), nullptr);
+}
+
+TEST(SpanStats, KernelAggregatesPastTheCapAreCountedBySpans) {
+  SpanStats stats(1000);
+  for (uint64_t i = 0; i < 1'000'000; i++) {
+    SpanAggregate a;
+    a.name = "fn" + std::to_string(i);
+    a.count = 3;
+    a.incomplete = 1;
+    a.sum_ns = 30;
+    a.max_ns = 20;
+    a.slots[4] = 3;
+    stats.add(a);
+  }
+  EXPECT_EQ(stats.by_name().size(), 1001U);
+  EXPECT_EQ(stats.overflow_spans(), 3U * 999'000U);
+  const NameStats *o = stats.find(SpanStats::kOverflowName);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->count, 3U * 999'000U);
+  EXPECT_EQ(o->incomplete, 999'000U);
+  EXPECT_EQ(o->kernel.sum_ns, 30U * 999'000U);
+  EXPECT_EQ(stats.total_spans(), 3'000'000U);
+  EXPECT_EQ(stats.total_incomplete(), 1'000'000U);
+}
+
+TEST(DistinctCount, EstimatesWithinAFewPercentInFixedMemory) {
+  EXPECT_EQ(DistinctCount{}.estimate(), 0U);
+  DistinctCount d;
+  for (int round = 0; round < 3; round++) { // repeats count once
+    for (int i = 0; i < 100; i++) {
+      d.add("name" + std::to_string(i));
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(d.estimate()), 100.0, 2.0);
+  for (const uint64_t n : {5'000ULL, 20'000ULL, 300'000ULL}) {
+    DistinctCount big;
+    for (uint64_t i = 0; i < n; i++) {
+      big.add("/item/" + std::to_string(i * 7919));
+    }
+    EXPECT_NEAR(static_cast<double>(big.estimate()), static_cast<double>(n),
+                static_cast<double>(n) * 0.05)
+        << n;
+  }
+  static_assert(sizeof(DistinctCount) == 4096, "fixed memory, whatever is added");
 }
 
 TEST(DropCounts, AddKeepsOrderAndSums) {

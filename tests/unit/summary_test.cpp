@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "exporters/summary.hpp"
 
@@ -97,6 +99,43 @@ TEST(Summary, RowLimitKeepsNameOrderAmongTheBusiest) {
                                "drops: no counters\n"
                                "spans: 7 total, 0 incomplete\n";
   EXPECT_EQ(format_summary(stats, core::DropCounts{}, options), expected);
+}
+
+TEST(Summary, OverflowedSpansAreCountedAndShown) {
+  core::SpanStats stats(2);
+  for (const char *name : {"b", "a", "c", "d", "a"}) {
+    stats.add(make_span(name, 1000));
+  }
+  EXPECT_EQ(format_summary(stats, {}, {}),
+            "name          count    p50    p90    p99    max  incomplete\n"
+            "__overflow__      2  1.0us  1.0us  1.0us  1.0us           0\n"
+            "a                 2  1.0us  1.0us  1.0us  1.0us           0\n"
+            "b                 1  1.0us  1.0us  1.0us  1.0us           0\n"
+            "overflow: 2 spans of about 2 names beyond the first 2 counted as __overflow__ "
+            "(--max-span-names)\n"
+            "drops: no counters\n"
+            "spans: 5 total, 0 incomplete\n");
+}
+
+TEST(Summary, AMillionQueryTextsGiveABoundedSummary) {
+  core::SpanStats stats; // --max-span-names' default
+  for (int i = 0; i < 1'000'000; i++) {
+    stats.add(
+        make_span("SELECT abalance FROM pgbench_accounts WHERE aid = " + std::to_string(i), 100));
+  }
+  const std::string text = format_summary(stats, {}, {});
+  // A header, 1000 names, __overflow__, the overflow, drops and spans lines.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 1000 + 1 + 3);
+  const std::string line = "overflow: 999000 spans of about ";
+  const size_t at = text.find(line);
+  ASSERT_NE(at, std::string::npos) << text.substr(text.size() - 300);
+  // An estimate of the 999000 distinct names, within 5%.
+  const double names = std::stod(text.substr(at + line.size()));
+  EXPECT_NEAR(names, 999000.0, 999000.0 * 0.05);
+  EXPECT_NE(
+      text.find(" names beyond the first 1000 counted as __overflow__ (--max-span-names)\n", at),
+      std::string::npos);
+  EXPECT_NE(text.find("spans: 1000000 total"), std::string::npos);
 }
 
 TEST(Summary, NoSpansStillShowsDrops) {

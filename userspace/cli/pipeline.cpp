@@ -209,6 +209,14 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
     refuse("--max-spans-per-second");
   }
   for (const auto &p : plan.pairs) {
+    if (p.name.index >= 0 && p.name_form != probe::NameForm::kAsIs) {
+      const char *form = p.name_form == probe::NameForm::kSql ? "sql" : "norm";
+      throw probe::ProbeError(std::string("--span name=") + form +
+                              "(argN) names each span by its text at run time; --mode stats "
+                              "keys spans by pair: use --mode trace or sample for per-" +
+                              (p.name_form == probe::NameForm::kSql ? "query" : "text") +
+                              " names, or a literal name= in stats mode");
+    }
     if (p.name.index >= 0) {
       throw probe::ProbeError("--span name=argN names each span at run time; --mode stats keys "
                               "spans by pair: give a literal name= (or none) instead");
@@ -304,7 +312,7 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
                collector->variant().c_str());
   follower.announce();
 
-  core::SpanStats stats;
+  core::SpanStats stats(o.sinks.max_span_names);
   // --max-spans-per-second: the summary counts every span, the sinks get
   // at most N a second (of span end time).
   std::optional<core::TokenBucket> limit;

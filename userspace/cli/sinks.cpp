@@ -33,12 +33,14 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
                  "127.0.0.1; PORT 0 picks a free port)");
   cmd.add_option("--service", o.service, "service name on exported data (default: process name)");
   cmd.add_option("--max-span-names", o.max_span_names,
-                 "distinct span names with their own metric series; more go to __overflow__")
+                 "distinct span names with their own summary row and metric series; spans of "
+                 "more names are counted under __overflow__")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd.add_option("--max-threads", o.max_threads,
                  "threads with their own per-thread metric series; more are summed per process "
-                 "under tid __overflow__")
+                 "under tid __overflow__ (and processes past this many pids under pid "
+                 "__overflow__)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd.add_option("--otlp", o.otlp,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/pairs.hpp"
 
+#include "core/normalize.hpp"
+
 namespace kernspan::collect {
 
 ks_pair_cfg pair_config(const probe::SpanSpec &spec) {
@@ -18,6 +20,19 @@ ks_pair_cfg pair_config(const probe::SpanSpec &spec) {
   return c;
 }
 
+void name_by_text(const probe::SpanSpec &spec, core::Span &span) {
+  const bool sql = spec.name_form == probe::NameForm::kSql;
+  std::string text = std::move(span.name);
+  span.name = sql ? core::normalize_sql(text) : core::normalize_text(text);
+  if (text.size() >= KS_NAME_LEN - 1) {
+    span.attributes[kTextMaybeCut] = true; // the kernel's read filled its buffer
+  }
+  if (sql && spec.begin.provider == "postgresql") {
+    span.attributes["db.system"] = std::string("postgresql");
+  }
+  span.attributes[sql ? kSqlTextKey : kTextKey] = std::move(text);
+}
+
 std::optional<core::Span> decode_pair_span(const void *data, size_t size,
                                            const core::ClockOffset &clock,
                                            const std::vector<probe::SpanSpec> &pairs,
@@ -32,6 +47,8 @@ std::optional<core::Span> decode_pair_span(const void *data, size_t size,
   const auto &spec = pairs[r.pair_id];
   if (spec.name.index < 0 || span->name.empty()) {
     span->name = spec.name.index < 0 ? spec.literal_name : "<unreadable name>";
+  } else if (spec.name_form != probe::NameForm::kAsIs) {
+    name_by_text(spec, *span);
   }
   for (size_t i = 0; i < spec.attrs.size() && i < KS_PAIR_MAX_ATTRS; i++) {
     const auto &[key, a] = spec.attrs[i];

@@ -43,12 +43,29 @@ uint64_t NameStats::max_ns() const {
   return std::max(duration.max(), kernel.max_ns);
 }
 
-void SpanStats::add(const SpanAggregate &agg) {
-  auto [it, inserted] = by_name_.try_emplace(agg.name);
-  NameStats &s = it->second;
-  if (inserted) {
-    s.name = agg.name;
+NameStats &SpanStats::entry(const std::string &name, uint64_t spans) {
+  if (auto it = by_name_.find(name); it != by_name_.end() && name != kOverflowName) {
+    return it->second;
   }
+  // A new name (or the target's own "__overflow__", which must not get
+  // past the cap by looking like the overflow entry).
+  const bool over = named_ >= max_names_ || name == kOverflowName;
+  if (over) {
+    overflow_spans_ += spans;
+    overflow_names_.add(name);
+  } else {
+    named_++;
+  }
+  std::string key = over ? std::string(kOverflowName) : name;
+  auto [it, inserted] = by_name_.try_emplace(key);
+  if (inserted) {
+    it->second.name = std::move(key);
+  }
+  return it->second;
+}
+
+void SpanStats::add(const SpanAggregate &agg) {
+  NameStats &s = entry(agg.name, agg.count);
   s.kernel.merge(agg);
   s.count += agg.count;
   total_ += agg.count;
@@ -67,11 +84,7 @@ double NameStats::mean_cost(uint64_t Costs::*field) const {
 }
 
 void SpanStats::add(const Span &span) {
-  auto [it, inserted] = by_name_.try_emplace(span.name);
-  NameStats &s = it->second;
-  if (inserted) {
-    s.name = span.name;
-  }
+  NameStats &s = entry(span.name, 1);
   ++s.count;
   ++total_;
   s.duration.record(span.duration_ns());

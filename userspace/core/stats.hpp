@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/distinct.hpp"
 #include "core/histogram.hpp"
 #include "core/span.hpp"
 
@@ -50,11 +51,28 @@ struct NameStats {
 
 // Every span is its own entry: a parent's duration and costs include its
 // children's time but are recorded independently of them.
+//
+// Names are chosen by the target, so the table is capped: once max_names
+// distinct names have their own entry, spans of any other name are counted
+// in one entry named kOverflowName (at most max_names + 1 entries, whatever
+// the target sends). Spans themselves keep their names for the sinks.
 class SpanStats {
 public:
+  static constexpr size_t kDefaultMaxNames = 1000; // --max-span-names
+  static constexpr const char *kOverflowName = "__overflow__";
+
+  explicit SpanStats(size_t max_names = kDefaultMaxNames) : max_names_(max_names) {}
+
   void add(const Span &span);
   // Adds a kernel aggregate (--mode stats) under its name.
   void add(const SpanAggregate &agg);
+
+  [[nodiscard]] size_t max_names() const { return max_names_; }
+  // Spans counted under kOverflowName because their name came after the cap.
+  [[nodiscard]] uint64_t overflow_spans() const { return overflow_spans_; }
+  // How many distinct names those spans had: an estimate (DistinctCount),
+  // since keeping the names would be the unbounded table the cap prevents.
+  [[nodiscard]] uint64_t overflow_names_estimate() const { return overflow_names_.estimate(); }
 
   // Entries ordered by name (stable across runs).
   [[nodiscard]] const std::map<std::string, NameStats> &by_name() const { return by_name_; }
@@ -65,7 +83,15 @@ public:
   [[nodiscard]] bool any_costs() const { return with_costs_ != 0; }
 
 private:
+  // The entry for `name`, or the overflow entry when name is new and the
+  // cap is reached (then `spans` more are counted as overflowed).
+  NameStats &entry(const std::string &name, uint64_t spans);
+
   std::map<std::string, NameStats> by_name_;
+  size_t max_names_;
+  size_t named_ = 0; // entries other than the overflow entry
+  uint64_t overflow_spans_ = 0;
+  DistinctCount overflow_names_;
   uint64_t total_ = 0;
   uint64_t incomplete_ = 0;
   uint64_t with_costs_ = 0;

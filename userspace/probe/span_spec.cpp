@@ -10,7 +10,8 @@ namespace kernspan::probe {
 namespace {
 
 constexpr const char *kSpanSyntax =
-    "PROVIDER:BEGIN..PROVIDER:END[,name=argN|end.argN|TEXT][,attr.KEY=[str(]argM[)]]...[,id=argK]";
+    "PROVIDER:BEGIN..PROVIDER:END[,name=argN|end.argN|sql(argN)|norm(argN)|TEXT]"
+    "[,attr.KEY=[str(]argM[)]]...[,id=argK]";
 
 ProbeError bad(const char *flag, const std::string &spec, const std::string &what, size_t pos,
                const char *syntax) {
@@ -140,7 +141,20 @@ SpanSpec parse_span_spec(const std::string &spec) {
     }
     if (key == "name") {
       ArgRef a;
-      if (parse_arg(spec, val, vpos, false, &a)) {
+      const bool sql = val.rfind("sql(", 0) == 0;
+      if (sql || val.rfind("norm(", 0) == 0) {
+        const size_t open = sql ? 4 : 5;
+        if (val.back() != ')') {
+          throw bad("--span", spec, "missing ')'", vpos + val.size(), kSpanSyntax);
+        }
+        const std::string inner = val.substr(open, val.size() - open - 1);
+        if (!parse_arg(spec, inner, vpos + open, false, &a)) {
+          throw bad("--span", spec, "expected argN or end.argN", vpos + open, kSpanSyntax);
+        }
+        a.is_string = true;
+        out.name = a;
+        out.name_form = sql ? NameForm::kSql : NameForm::kText;
+      } else if (parse_arg(spec, val, vpos, false, &a)) {
         a.is_string = true; // a name is text
         out.name = a;
       } else {

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // --span 'PROVIDER:BEGIN..PROVIDER:END[,name=...][,attr.KEY=...]...[,id=argK]'
+// where name= is a literal, argN (the text as it is), sql(argN) or
+// norm(argN) (the text with its varying values taken out, the whole text
+// kept as an attribute: see core/normalize.hpp).
 // and --usdt 'PROVIDER:PROBE': spans and counts from USDT probes a program
 // already ships.
 #pragma once
@@ -24,11 +27,19 @@ struct ArgRef {
   bool is_string = false;
 };
 
+// How a name read from an argument becomes the span's name.
+enum class NameForm {
+  kAsIs, // name=argN
+  kSql,  // name=sql(argN): core::normalize_sql
+  kText, // name=norm(argN): core::normalize_text
+};
+
 struct SpanSpec {
   ProbeRef begin;
   ProbeRef end;
   std::string literal_name; // used when name is not from an argument
   ArgRef name;              // a string argument naming each span
+  NameForm name_form = NameForm::kAsIs;
   std::vector<std::pair<std::string, ArgRef>> attrs;
   int id_arg = -1; // async: begin's and end's argK pair them across threads
 };
