@@ -116,6 +116,31 @@ TEST(CliErrors, NetworkExportersAreLoadedOnlyWhenAskedFor) {
   EXPECT_EQ(r.err.find("attached"), std::string::npos) << r.err;
 }
 
+// Values that would make a run that never stops, or one that holds GiBs of
+// kernel memory, or a sink silently left out: refused at parse time (no
+// root needed), with a readable range.
+TEST(CliErrors, DurationMustBeAFinitePositiveNumberOfSeconds) {
+  for (const char *d : {"nan", "inf", "-1", "0", "1e400", "10x", "31536001"}) {
+    const auto r = run({KERNSPAN_BIN, "trace", "-p", "1", "-d", d});
+    expect_one_line_error(r, 2, "above 0 and at most 31536000 (a year)");
+    EXPECT_LT(r.err.size(), 200u) << r.err; // no 309-digit bound
+  }
+}
+
+TEST(CliErrors, RingbufMbIsBounded) {
+  for (const char *mb : {"4096", "0", "3", "-8", "x"}) {
+    expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--ringbuf-mb", mb}), 2,
+                          "is not a power of two from 1 to 1024 (MiB of locked kernel memory");
+  }
+}
+
+TEST(CliErrors, EmptySinkValuesAreRefused) {
+  for (const char *flag : {"--prometheus", "--otlp", "--zipkin", "-o"}) {
+    expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", flag, ""}), 2,
+                          "the value is empty: give ");
+  }
+}
+
 TEST(CliErrors, ListRejectsNonElf) {
   expect_one_line_error(run({KERNSPAN_BIN, "list", "--binary", "/etc/hostname"}), 1,
                         "is not an ELF object");

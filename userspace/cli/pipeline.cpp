@@ -265,8 +265,10 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
     require_process(pid);
   }
   collect::check_environment();
-  if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0) {
-    throw probe::ProbeError("--ringbuf-mb must be a power of two (e.g. 8)");
+  if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0 ||
+      o.ringbuf_mb > kMaxRingbufMb) {
+    throw probe::ProbeError("--ringbuf-mb must be a power of two from 1 to " +
+                            std::to_string(kMaxRingbufMb) + " (e.g. 8)");
   }
   size_t objects = 0;
   auto waiting = take_waiting_specs(o);
