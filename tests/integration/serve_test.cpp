@@ -115,8 +115,13 @@ TEST(Serve, BadConfigIsOneLineError) {
 
   const auto missing = run({KERNSPAN_BIN, "serve", "--config", "/nonexistent/k.yaml"});
   EXPECT_EQ(missing.status, 1);
-  EXPECT_EQ(missing.err,
-            "kernspan: error: cannot read config /nonexistent/k.yaml: No such file or directory\n");
+  EXPECT_EQ(missing.err, "kernspan: error: --config /nonexistent/k.yaml: no such file (see "
+                         "kernspan serve --help for an example)\n");
+
+  const auto dir = run({KERNSPAN_BIN, "serve", "--config", "/tmp"});
+  EXPECT_EQ(dir.status, 1);
+  EXPECT_EQ(dir.err, "kernspan: error: --config /tmp: is a directory; give the configuration file "
+                     "(YAML or JSON)\n");
 
   const auto toml = run({KERNSPAN_BIN, "serve", "--config", "/etc/kernspan.toml"});
   EXPECT_EQ(toml.status, 1);
