@@ -357,6 +357,13 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
     std::printf("%s\n", line.c_str());
   }
   std::fflush(stdout);
+  // A file that could not be written (its first failure was said on
+  // stderr, its lost spans are in the summary's drops): the run failed.
+  for (const auto &sink : sinks) {
+    if (sink->write_failed()) {
+      return 1;
+    }
+  }
   return 0;
 }
 
