@@ -275,7 +275,8 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   std::vector<std::pair<pid_t, std::string>> searched;
   const collect::Plan plan = make_span_plan(o, g, &objects, !waiting.empty(), &searched);
   Follower follower(following(o), static_cast<uint32_t>(o.functions.max_probes),
-                    o.functions.raw_entry, std::move(waiting), searched);
+                    o.functions.raw_entry, std::move(waiting), searched,
+                    /*wait_forever=*/!o.binary.empty());
 
   const bool stats_mode = plan.mode == collect::Mode::kStats;
   std::vector<std::unique_ptr<exporters::Sink>> sinks;
@@ -336,6 +337,10 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
         sink_set.update_health(*collector);
       });
   close_all(sinks);
+  if (!follower.failure().empty()) {
+    print_error(follower.failure());
+    return 1;
+  }
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
   if (stats_mode) {

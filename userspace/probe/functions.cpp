@@ -324,6 +324,32 @@ bool object_name_matches(const std::string &path, const std::string &name) {
                           (base[name.size()] == '.' || base[name.size()] == '-'));
 }
 
+std::vector<std::string> nearest_objects(const std::vector<std::string> &paths,
+                                         const std::string &name, size_t n) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const auto &path : paths) {
+    const std::string base = path.substr(path.rfind('/') + 1);
+    // The library name a user would type: "libcrypto" of libcrypto.so.3.
+    const std::string stem = base.substr(0, base.find_first_of(".-"));
+    size_t d = std::min(edit_distance(name, stem), edit_distance(name, base));
+    if (!name.empty() && stem.rfind(name, 0) == 0) {
+      d = std::min<size_t>(d, 1); // the start of the name: near
+    }
+    scored.emplace_back(d, base);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (const auto &[d, base] : scored) {
+    if (out.size() >= n) {
+      break;
+    }
+    if (std::find(out.begin(), out.end(), base) == out.end()) {
+      out.push_back(base);
+    }
+  }
+  return out;
+}
+
 std::string resolve_object(pid_t pid, const std::string &object) {
   if (object.find('/') != std::string::npos) {
     return pid > 0 ? host_path(pid, object) : object;
