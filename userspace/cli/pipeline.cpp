@@ -230,11 +230,10 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   plan.threads = plan.costs && !o.sinks.prometheus.empty(); // per-thread /metrics families
   plan.force_raw_tp = o.raw_tp;
   // Following, the probes go on the objects for every process (pid -1):
-  // planned once, from the first process.
-  std::vector<pid_t> planned = o.pids;
-  if (following(o) && planned.size() > 1) {
-    planned.resize(1);
-  }
+  // planned once, from the first process. (Built, not resize()d: GCC 12
+  // at -O3 warns wrongly with -Warray-bounds on shrinking it.)
+  const std::vector<pid_t> planned =
+      following(o) && o.pids.size() > 1 ? std::vector<pid_t>{o.pids.front()} : o.pids;
   for (const pid_t pid : planned) {
     plan_process(o, plan, pid, objects, waiting, searched);
   }
