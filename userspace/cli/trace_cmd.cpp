@@ -65,11 +65,11 @@ Runner add_trace(CLI::App &app) {
   cmd->add_option("-d,--duration", opts->duration_s,
                   "stop after SECONDS (default: until Ctrl-C "
                   "or the process exits)")
-      ->check(CLI::Validator(check_duration, "SECONDS"));
+      ->check(CLI::Validator(check_duration, "in (0 - 31536000]"));
   cmd->add_flag("-q,--quiet", *quiet, "do not print each span, only the summary");
   cmd->add_option("--ringbuf-mb", opts->ringbuf_mb,
                   "ring buffer size in MiB (a power of two, 1 to 1024)")
-      ->check(CLI::Validator(check_ringbuf_mb, "MIB"))
+      ->check(CLI::Validator(check_ringbuf_mb, "power of two in [1 - 1024]"))
       ->capture_default_str();
   add_sink_options(*cmd, opts->sinks);
   cmd->add_flag("--no-costs", opts->no_costs,
