@@ -213,7 +213,8 @@ void flood_dead_collector(double seconds, double rate, bool black_hole) {
   std::printf("  %-44s %12ld KiB\n", "peak RSS during the flood", peak.load());
   std::string marks;
   for (const long r : per_second) {
-    marks += " " + std::to_string(r / 1024);
+    marks += ' '; // not `" " + std::to_string(..)`: GCC 12 -O3 -Wrestrict (GCC bug 105329)
+    marks += std::to_string(r / 1024);
   }
   std::printf("  %-44s %s\n", "RSS at each second, MiB:", marks.c_str());
   std::printf("  %-44s %zu / %zu\n", "queue peak, OTLP / Zipkin", os.max_queued, zs.max_queued);

@@ -57,12 +57,16 @@ endif()
 function(kernspan_bpf_object name)
   cmake_parse_arguments(A "" "" "SOURCES;HEADERS" ${ARGN})
   set(_objs "")
+  set(_werror "")
+  if(KERNSPAN_WERROR)
+    set(_werror -Werror)
+  endif()
   foreach(_src ${A_SOURCES})
     get_filename_component(_base ${_src} NAME_WE)
     set(_o ${_ks_bpf_dir}/${_base}.bpf.o)
     add_custom_command(OUTPUT ${_o}
       COMMAND ${KERNSPAN_CLANG} -g -O2 -target bpf -mcpu=v3
-              -D__TARGET_ARCH_${KERNSPAN_BPF_ARCH} -Wall -Werror
+              -D__TARGET_ARCH_${KERNSPAN_BPF_ARCH} -Wall ${_werror}
               -I${_ks_vmlinux_dir} -I${CMAKE_SOURCE_DIR}/bpf
               ${KERNSPAN_BPF_SYS_INCLUDES}
               -c ${CMAKE_SOURCE_DIR}/${_src} -o ${_o}

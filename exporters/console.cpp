@@ -30,7 +30,12 @@ std::string format_attr(const core::AttrValue &value) {
       [](const auto &v) -> std::string {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          return "\"" + printable(v) + "\"";
+          // Appended, not `"\"" + printable(v) + "\""`: GCC 12 at -O3 warns
+          // wrongly (-Wrestrict, GCC bug 105329) on literal + temporary.
+          std::string quoted(1, '"');
+          quoted += printable(v);
+          quoted += '"';
+          return quoted;
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, double>) {
@@ -58,16 +63,22 @@ std::string ConsoleSink::format_line(const core::Span &span, bool utc) {
   if (span.incomplete) {
     line += " INCOMPLETE";
   }
-  line += "  trace=" + span.trace_id.hex();
-  line += " span=" + core::span_id_hex(span.span_id);
+  line += "  trace=";
+  line += span.trace_id.hex();
+  line += " span=";
+  line += core::span_id_hex(span.span_id);
   if (span.parent_span_id != 0) {
-    line += " parent=" + core::span_id_hex(span.parent_span_id);
+    line += " parent=";
+    line += core::span_id_hex(span.parent_span_id);
     if (span.remote_parent) {
       line += " (remote)";
     }
   }
   for (const auto &[key, value] : span.attributes) {
-    line += " " + printable(key) + "=" + format_attr(value);
+    line += ' ';
+    line += printable(key);
+    line += '=';
+    line += format_attr(value);
   }
   return line;
 }

@@ -95,7 +95,7 @@ OtlpJsonFileSink::~OtlpJsonFileSink() {
 
 void OtlpJsonFileSink::on_span(const core::Span &span) {
   if (closed_) {
-    lost_spans_++;
+    file_.write({}, 1); // counted lost
     return;
   }
   batch_.push_back(span);
@@ -111,9 +111,7 @@ void OtlpJsonFileSink::write_batch() {
   line_.clear();
   append_otlp_json(line_, batch_, resource_);
   line_.push_back('\n');
-  if (!file_.write(line_)) {
-    lost_spans_ += batch_.size();
-  }
+  file_.write(line_, batch_.size());
   batch_.clear();
 }
 
@@ -132,14 +130,14 @@ void OtlpJsonFileSink::close() {
 }
 
 void OtlpJsonFileSink::add_drops(core::DropCounts &out) const {
-  out.add("otlp_json_write_failed", lost_spans_);
+  out.add("otlp_json_write_failed", file_.lost_spans());
 }
 
 // ---- Chrome Trace Event JSON ----------------------------------------------
 
 ChromeTraceSink::ChromeTraceSink(const std::string &path, std::string process_name)
     : file_(path, "chrome"), process_name_(std::move(process_name)) {
-  file_.write("{\"traceEvents\":[\n"); // a failure here shows again on every span
+  file_.write("{\"traceEvents\":[\n", 0);
 }
 
 ChromeTraceSink::~ChromeTraceSink() {
@@ -219,14 +217,12 @@ void ChromeTraceSink::append_events(std::string &out, const core::Span &span,
 
 void ChromeTraceSink::on_span(const core::Span &span) {
   if (closed_) {
-    lost_spans_++;
+    file_.write({}, 1); // counted lost
     return;
   }
   buf_.clear();
   append_events(buf_, span, process_name_, names_, first_);
-  if (!file_.write(buf_)) {
-    lost_spans_++;
-  }
+  file_.write(buf_, 1);
 }
 
 void ChromeTraceSink::flush() {
@@ -238,14 +234,12 @@ void ChromeTraceSink::close() {
     return;
   }
   closed_ = true;
-  if (!file_.write("\n]}\n")) {
-    lost_spans_++;
-  }
+  file_.write("\n]}\n", 0);
   file_.close();
 }
 
 void ChromeTraceSink::add_drops(core::DropCounts &out) const {
-  out.add("chrome_write_failed", lost_spans_);
+  out.add("chrome_write_failed", file_.lost_spans());
 }
 
 // ---- InfluxDB line protocol -----------------------------------------------
@@ -312,14 +306,12 @@ InfluxSink::~InfluxSink() {
 
 void InfluxSink::on_span(const core::Span &span) {
   if (closed_) {
-    lost_spans_++;
+    file_.write({}, 1); // counted lost
     return;
   }
   line_.clear();
   append_line(line_, span, service_);
-  if (!file_.write(line_)) {
-    lost_spans_++;
-  }
+  file_.write(line_, 1);
 }
 
 void InfluxSink::flush() {
@@ -334,7 +326,7 @@ void InfluxSink::close() {
 }
 
 void InfluxSink::add_drops(core::DropCounts &out) const {
-  out.add("influx_write_failed", lost_spans_);
+  out.add("influx_write_failed", file_.lost_spans());
 }
 
 } // namespace kernspan::exporters

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Span files beyond JSON Lines (-o FILE --format ...): OTLP JSON for the
 // OpenTelemetry Collector, Chrome Trace Event JSON for Perfetto, and InfluxDB
-// line protocol. Each writes on the consumer thread into a large stdio
+// line protocol. Each writes on the consumer thread through OutputFile's
 // buffer; spans that cannot be written are counted (<format>_write_failed),
-// never fatal.
+// and the run's exit status says so.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,8 @@ public:
   void on_span(const core::Span &span) override;
   void flush() override;
   void close() override;
-  void add_drops(core::DropCounts &out) const override; // otlp_json_write_failed
+  void add_drops(core::DropCounts &out) const override; // otlp_json_write_failed: spans
+  [[nodiscard]] bool write_failed() const override { return file_.failed(); }
 
 private:
   void write_batch();
@@ -47,7 +48,6 @@ private:
   const size_t max_batch_;
   std::vector<core::Span> batch_;
   std::string line_;
-  uint64_t lost_spans_ = 0;
   bool closed_ = false;
 };
 
@@ -74,7 +74,8 @@ public:
   void on_span(const core::Span &span) override;
   void flush() override;
   void close() override;
-  void add_drops(core::DropCounts &out) const override; // chrome_write_failed
+  void add_drops(core::DropCounts &out) const override; // chrome_write_failed: spans
+  [[nodiscard]] bool write_failed() const override { return file_.failed(); }
 
   // The events for one span (metadata events first when `names` has not
   // seen its process or thread name), separated by ",\n"; a separator
@@ -93,7 +94,6 @@ private:
   Names names_;
   bool first_ = true;
   std::string buf_;
-  uint64_t lost_spans_ = 0;
   bool closed_ = false;
 };
 
@@ -117,7 +117,8 @@ public:
   void on_span(const core::Span &span) override;
   void flush() override;
   void close() override;
-  void add_drops(core::DropCounts &out) const override; // influx_write_failed
+  void add_drops(core::DropCounts &out) const override; // influx_write_failed: spans
+  [[nodiscard]] bool write_failed() const override { return file_.failed(); }
 
   // The line for one span, with its newline.
   static void append_line(std::string &out, const core::Span &span, std::string_view service);
@@ -128,7 +129,6 @@ private:
   OutputFile file_;
   const std::string service_;
   std::string line_;
-  uint64_t lost_spans_ = 0;
   bool closed_ = false;
 };
 

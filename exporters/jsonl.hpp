@@ -25,10 +25,11 @@ public:
   void on_span(const core::Span &span) override;
   void flush() override;
   void close() override;
-  void add_drops(core::DropCounts &out) const override; // jsonl_write_failed
+  void add_drops(core::DropCounts &out) const override; // jsonl_write_failed: spans
+  [[nodiscard]] bool write_failed() const override { return file_.failed(); }
 
-  // Lines that could not be written (disk full, closed file).
-  [[nodiscard]] uint64_t write_errors() const { return write_errors_; }
+  // Spans that could not be written (disk full, closed file).
+  [[nodiscard]] uint64_t lost_spans() const { return file_.lost_spans(); }
 
   // The line for one span, without the newline.
   static std::string format_line(const core::Span &span);
@@ -37,7 +38,6 @@ public:
 private:
   OutputFile file_;
   std::string line_; // reused: no allocation per span
-  uint64_t write_errors_ = 0;
 };
 
 } // namespace kernspan::exporters

@@ -24,6 +24,9 @@ public:
   // Add this sink's drop counters (queue full, rejected batches, ...) to
   // `out`, by place; thread-safe. Sinks that never drop add nothing.
   virtual void add_drops(core::DropCounts & /*out*/) const {}
+  // Did the destination refuse data that should have been kept (a file
+  // that could not be written)? The run then ends with a non-zero status.
+  [[nodiscard]] virtual bool write_failed() const { return false; }
 };
 
 } // namespace kernspan::exporters

@@ -106,7 +106,11 @@ std::string format_summary(const core::SpanStats &stats, const core::DropCounts 
     out += render_table(rows);
     const size_t hidden = stats.by_name().size() - picked.size();
     if (hidden != 0) {
-      out += "(" + std::to_string(hidden) + " more span names not shown)\n";
+      // Appended piece by piece: `"(" + std::to_string(...)` trips GCC 12's
+      // bogus -Wrestrict at -O3 (GCC bug 105329).
+      out += '(';
+      out += std::to_string(hidden);
+      out += " more span names not shown)\n";
     }
     if (stats.overflow_spans() != 0) {
       out += "overflow: " + std::to_string(stats.overflow_spans()) + " spans of about " +
@@ -124,8 +128,11 @@ std::string format_summary(const core::SpanStats &stats, const core::DropCounts 
     }
     out += " (total " + std::to_string(drops.total()) + ")\n";
   }
-  out += "spans: " + std::to_string(stats.total_spans()) + " total, " +
-         std::to_string(stats.total_incomplete()) + " incomplete\n";
+  out += "spans: ";
+  out += std::to_string(stats.total_spans());
+  out += " total, ";
+  out += std::to_string(stats.total_incomplete());
+  out += " incomplete\n";
   return out;
 }
 

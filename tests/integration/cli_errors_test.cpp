@@ -116,6 +116,62 @@ TEST(CliErrors, NetworkExportersAreLoadedOnlyWhenAskedFor) {
   EXPECT_EQ(r.err.find("attached"), std::string::npos) << r.err;
 }
 
+// Values that would make a run that never stops, or one that holds GiBs of
+// kernel memory, or a sink silently left out: refused at parse time (no
+// root needed), with a readable range.
+TEST(CliErrors, DurationMustBeAFinitePositiveNumberOfSeconds) {
+  for (const char *d : {"nan", "inf", "-1", "0", "1e400", "10x", "31536001"}) {
+    const auto r = run({KERNSPAN_BIN, "trace", "-p", "1", "-d", d});
+    expect_one_line_error(r, 2, "above 0 and at most 31536000 (a year)");
+    EXPECT_LT(r.err.size(), 200u) << r.err; // no 309-digit bound
+  }
+}
+
+TEST(CliErrors, RingbufMbIsBounded) {
+  for (const char *mb : {"4096", "0", "3", "-8", "x"}) {
+    expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--ringbuf-mb", mb}), 2,
+                          "is not a power of two from 1 to 1024 (MiB of locked kernel memory");
+  }
+}
+
+TEST(CliErrors, EmptySinkValuesAreRefused) {
+  for (const char *flag : {"--prometheus", "--otlp", "--zipkin", "-o"}) {
+    expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", flag, ""}), 2,
+                          "the value is empty: give ");
+  }
+}
+
+// A file that cannot be written (here a full disk) loses spans: counted as
+// spans, said once as it happens, and the run fails.
+TEST(CliErrors, FullOutputFileCountsLostSpansAndFails) {
+  KS_REQUIRE_ROOT();
+  for (const std::string format : {"jsonl", "otlp-json", "chrome", "influx"}) {
+    const std::string report = temp_path("full-report.json");
+    Proc demo = spawn({DEMO_BIN, "--wait-for-tracer", "--report", report, "--requests", "300",
+                       "--rate", "2000", "--linger-ms", "50"});
+    Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-q", "-o", "/dev/full",
+                     "--format", format});
+    EXPECT_EQ(wait_exit(demo, 60000), 0) << format;
+    EXPECT_EQ(wait_exit(ks, 10000), 1) << format << ": " << slurp(ks.err_path);
+    const std::string err = slurp(ks.err_path);
+    const std::string line =
+        "kernspan: cannot write /dev/full: No space left on device; spans are being dropped\n";
+    const size_t at = err.find(line);
+    EXPECT_NE(at, std::string::npos) << format << ": " << err;
+    EXPECT_EQ(err.find(line, at + 1), std::string::npos) << format << ": said once\n" << err;
+    // Every span was lost, and the drop counter says so in spans.
+    const std::string out = slurp(ks.out_path);
+    const std::string total = "spans: ";
+    const size_t t = out.find(total);
+    ASSERT_NE(t, std::string::npos) << out;
+    const unsigned long spans = std::stoul(out.substr(t + total.size()));
+    EXPECT_GT(spans, 300u) << out;
+    std::string place = format == "otlp-json" ? "otlp_json" : format;
+    place += "_write_failed=" + std::to_string(spans) + " ";
+    EXPECT_NE(out.find(place), std::string::npos) << format << ": " << out;
+  }
+}
+
 TEST(CliErrors, ListRejectsNonElf) {
   expect_one_line_error(run({KERNSPAN_BIN, "list", "--binary", "/etc/hostname"}), 1,
                         "is not an ELF object");

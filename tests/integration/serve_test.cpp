@@ -87,6 +87,40 @@ TEST(Serve, JsonConfigByPid) {
   EXPECT_EQ(wait_exit(demo, 5000), 0);
 }
 
+// SIGHUP (a daemon's "reload") neither kills serve nor cuts the file: it is
+// said to be ignored, and a later SIGTERM ends the run cleanly.
+TEST(Serve, SighupKeepsRunningAndSigtermLeavesWholeLines) {
+  KS_REQUIRE_ROOT();
+  Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "2000"});
+  std::this_thread::sleep_for(100ms);
+  const std::string spans = temp_path("serve-hup.jsonl");
+  const std::string config = temp_path("serve-hup.yaml");
+  std::ofstream(config) << "targets:\n  - pid: " << demo.pid << "\nsinks:\n  output: " << spans
+                        << "\n";
+  Proc ks = spawn({KERNSPAN_BIN, "serve", "--config", config});
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "attached", 10000)) << slurp(ks.err_path);
+  std::this_thread::sleep_for(300ms);
+  kill(ks.pid, SIGHUP);
+  ASSERT_TRUE(wait_for_text(ks, ks.err_path, "ignoring SIGHUP", 5000)) << slurp(ks.err_path);
+  std::this_thread::sleep_for(300ms);
+  kill(ks.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  kill(demo.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(demo, 5000), 0);
+  EXPECT_NE(slurp(ks.err_path).find("stopped (interrupted)"), std::string::npos)
+      << slurp(ks.err_path);
+  EXPECT_NE(slurp(ks.out_path).find("handle_request"), std::string::npos) << "summary printed";
+  const std::string text = slurp(spans);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  std::istringstream in(text);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line); n++) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << "line " << n << ": " << line;
+  }
+  EXPECT_GT(n, 0u);
+}
+
 // No root needed: the configuration is read before anything else.
 TEST(Serve, BadConfigIsOneLineError) {
   const auto bad = [](const std::string &text) {
@@ -115,8 +149,13 @@ TEST(Serve, BadConfigIsOneLineError) {
 
   const auto missing = run({KERNSPAN_BIN, "serve", "--config", "/nonexistent/k.yaml"});
   EXPECT_EQ(missing.status, 1);
-  EXPECT_EQ(missing.err,
-            "kernspan: error: cannot read config /nonexistent/k.yaml: No such file or directory\n");
+  EXPECT_EQ(missing.err, "kernspan: error: --config /nonexistent/k.yaml: no such file (see "
+                         "kernspan serve --help for an example)\n");
+
+  const auto dir = run({KERNSPAN_BIN, "serve", "--config", "/tmp"});
+  EXPECT_EQ(dir.status, 1);
+  EXPECT_EQ(dir.err, "kernspan: error: --config /tmp: is a directory; give the configuration file "
+                     "(YAML or JSON)\n");
 
   const auto toml = run({KERNSPAN_BIN, "serve", "--config", "/etc/kernspan.toml"});
   EXPECT_EQ(toml.status, 1);

@@ -235,5 +235,22 @@ TEST_F(UprobeErrors, UnknownLibraryIsWaitedFor) {
       << r.err;
 }
 
+// Without -d, a library name no process maps is not waited for forever:
+// after a few seconds, an error naming the nearest mapped libraries.
+TEST_F(UprobeErrors, MistypedLibraryFailsAfterWaitingWithTheNearestNames) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(
+      {KERNSPAN_BIN, "trace", "-p", std::to_string(prog_.pid), "--uprobe", "libcc:malloc", "-q"},
+      30000);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("kernspan: error: --uprobe libcc:malloc: nothing named libcc has been "
+                       "mapped by PID " +
+                       std::to_string(prog_.pid) + " in 5 s; nearest in its maps: libc.so.6"),
+            std::string::npos)
+      << r.err;
+  EXPECT_LT(took, std::chrono::seconds(15));
+}
+
 } // namespace
 } // namespace kernspan::itest

@@ -200,8 +200,28 @@ TEST(Config, MissingFileSaysWhy) {
     load_config("/nonexistent-dir/kernspan.yaml");
     FAIL() << "no error";
   } catch (const ConfigError &e) {
+    EXPECT_EQ(std::string(e.what()), "--config /nonexistent-dir/kernspan.yaml: no such file (see "
+                                     "kernspan serve --help for an example)");
+  }
+}
+
+TEST(Config, DirectorySaysSo) {
+  try {
+    load_config("/tmp");
+    FAIL() << "no error";
+  } catch (const ConfigError &e) {
     EXPECT_EQ(std::string(e.what()),
-              "cannot read config /nonexistent-dir/kernspan.yaml: No such file or directory");
+              "--config /tmp: is a directory; give the configuration file (YAML or JSON)");
+  }
+}
+
+TEST(Config, UnreadableFileNamesItAndWhy) {
+  // /proc/self/mem opens, but reading at offset 0 (never mapped) fails.
+  try {
+    load_config("/proc/self/mem");
+    FAIL() << "no error";
+  } catch (const ConfigError &e) {
+    EXPECT_EQ(std::string(e.what()), "--config /proc/self/mem: cannot read: Input/output error");
   }
 }
 

@@ -3,12 +3,15 @@
 // JSON.parse for Chrome traces (tests/checks/chrome_trace.js), the
 // OpenTelemetry JS decoder for OTLP JSON files (tests/otlp-decoder).
 #include "exporters/file_sinks.hpp"
+#include "exporters/jsonl.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "command.hpp"
@@ -83,6 +86,83 @@ TEST(FileSinks, UnwritablePathIsOneLineError) {
   }
   EXPECT_THROW(InfluxSink("/nonexistent-dir/x", "demo"), std::runtime_error);
   EXPECT_THROW(OtlpJsonFileSink("/nonexistent-dir/x", {}), std::runtime_error);
+}
+
+// On a full disk every format counts the spans it lost, not its writes,
+// and says the file failed.
+TEST(FileSinks, FullDiskCountsLostSpans) {
+  const auto check = [](Sink &sink, const char *place) {
+    for (int i = 0; i < 1000; i++) {
+      sink.on_span(child_span());
+    }
+    sink.flush();
+    sink.on_span(root_span());
+    sink.close();
+    core::DropCounts d;
+    sink.add_drops(d);
+    EXPECT_EQ(d.places, (decltype(d.places){{place, 1001}}));
+    EXPECT_TRUE(sink.write_failed()) << place;
+  };
+  {
+    JsonlSink jsonl("/dev/full");
+    check(jsonl, "jsonl_write_failed");
+  }
+  {
+    ChromeTraceSink chrome("/dev/full", "demo");
+    check(chrome, "chrome_write_failed");
+  }
+  {
+    InfluxSink influx("/dev/full", "demo");
+    check(influx, "influx_write_failed");
+  }
+  {
+    OtlpJsonFileSink otlp("/dev/full", {}, 64);
+    check(otlp, "otlp_json_write_failed");
+  }
+}
+
+TEST(FileSinks, WrittenFileHasNoWriteFailure) {
+  const std::string path = temp("ok.influx");
+  {
+    InfluxSink sink(path, "demo");
+    sink.on_span(child_span());
+    sink.close();
+    EXPECT_FALSE(sink.write_failed());
+    core::DropCounts d;
+    sink.add_drops(d);
+    EXPECT_EQ(d.places, (decltype(d.places){{"influx_write_failed", 0}}));
+  }
+  std::remove(path.c_str());
+}
+
+// A file that fills up mid-record keeps whole records only: the cut one is
+// truncated away and counted lost with those after it.
+TEST(OutputFile, FileFillingUpKeepsWholeRecords) {
+  const std::string path = temp("limit.txt");
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  const auto old_xfsz = std::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of a signal
+  rlimit small = old;
+  small.rlim_cur = 1000; // 33 records of 30 bytes, and 10 bytes of the 34th
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  uint64_t lost = 0;
+  bool failed = false;
+  {
+    OutputFile f(path, "test");
+    const std::string record = std::string(29, 'x') + "\n";
+    for (int i = 0; i < 100; i++) {
+      f.write(record, 2);
+    }
+    f.close();
+    lost = f.lost_spans();
+    failed = f.failed();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_xfsz);
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(slurp(path).size(), 990u);
+  EXPECT_EQ(lost, 2u * (100 - 33));
+  std::remove(path.c_str());
 }
 
 // ---- Chrome ---------------------------------------------------------------

@@ -78,5 +78,17 @@ TEST(Functions, PlacementText) {
   EXPECT_EQ(p.describe(), "entry (endbr64, single-stepped)");
 }
 
+TEST(Functions, NearestObjectsForAMistypedLibraryName) {
+  const std::vector<std::string> maps = {
+      "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libssl.so.3",
+      "/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+      "/usr/bin/app"};
+  EXPECT_EQ(nearest_objects(maps, "libsll", 1), std::vector<std::string>{"libssl.so.3"});
+  EXPECT_EQ(nearest_objects(maps, "libcrypt", 1), std::vector<std::string>{"libcrypto.so.3"});
+  EXPECT_EQ(nearest_objects(maps, "libstdc", 1), std::vector<std::string>{"libstdc++.so.6"});
+  EXPECT_EQ(nearest_objects(maps, "libtypo").size(), 3u);
+  EXPECT_TRUE(nearest_objects({}, "libc").empty());
+}
+
 } // namespace
 } // namespace kernspan::probe

@@ -122,9 +122,9 @@ TEST(JsonlSink, WritesOneParsableLinePerSpan) {
     sink.flush();
     EXPECT_EQ(read_lines(path).size(), 3U); // flush makes them visible
     sink.close();
-    EXPECT_EQ(sink.write_errors(), 0U);
+    EXPECT_EQ(sink.lost_spans(), 0U);
     sink.on_span(child_span()); // after close: counted, not written
-    EXPECT_EQ(sink.write_errors(), 1U);
+    EXPECT_EQ(sink.lost_spans(), 1U);
   }
   const auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 3U);

@@ -9,11 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <fcntl.h>
 #include <functional>
-#include <iterator>
 #include <limits>
 #include <map>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "probe/functions.hpp"
@@ -21,6 +22,9 @@
 
 namespace kernspan::cli {
 namespace {
+
+// A configuration is a few hundred bytes; /dev/zero would never end.
+constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 
 std::string format_number(double v) {
   char buf[32];
@@ -327,11 +331,43 @@ ServeConfig load_config(const std::string &path) {
                                "(.yaml/.yml) or JSON (.json)");
     }
   }
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    throw ConfigError("cannot read config " + path + ": " + std::strerror(errno));
+  // The file's errors name it as the flag does: "--config PATH: ...".
+  const std::string flag = "--config " + path + ": ";
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      throw ConfigError(flag + "no such file (see kernspan serve --help for an example)");
+    }
+    throw ConfigError(flag + "cannot open: " + std::strerror(errno));
   }
-  const std::string text{std::istreambuf_iterator<char>(f), {}};
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    throw ConfigError(flag + "is a directory; give the configuration file (YAML or JSON)");
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int err = errno;
+      close(fd);
+      throw ConfigError(flag + "cannot read: " + std::strerror(err));
+    }
+    if (text.size() + static_cast<size_t>(n) > kMaxConfigBytes) {
+      close(fd);
+      throw ConfigError(flag + "larger than " + std::to_string(kMaxConfigBytes >> 20) +
+                        " MiB: not a configuration file");
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
   return parse_config(text, path);
 }
 

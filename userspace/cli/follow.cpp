@@ -212,18 +212,57 @@ void apply_following(const PipelineOptions &o, collect::Plan &plan) {
 
 Follower::Follower(bool dynamic, uint32_t max_probes, bool raw_entry,
                    std::vector<probe::UprobeSpec> waiting,
-                   const std::vector<std::pair<pid_t, std::string>> &searched)
-    : dynamic_(dynamic), max_probes_(max_probes), raw_entry_(raw_entry),
-      waiting_(std::move(waiting)) {
+                   const std::vector<std::pair<pid_t, std::string>> &searched, bool wait_forever)
+    : dynamic_(dynamic), wait_forever_(wait_forever), max_probes_(max_probes),
+      raw_entry_(raw_entry), waiting_(std::move(waiting)) {
   for (const auto &[pid, obj] : searched) {
     seen_.emplace(dynamic_ ? 0 : pid, obj);
   }
 }
 
-void Follower::announce() const {
+void Follower::announce() {
+  started_ = std::chrono::steady_clock::now();
+  const std::string limit = wait_forever_ ? ""
+                                          : "; an error if no traced process maps it within " +
+                                                std::to_string(kWaitLimit.count()) + " s";
   for (const auto &s : waiting_) {
-    std::fprintf(stderr, "kernspan: waiting for %s to be loaded (--uprobe %s:%s)\n",
-                 s.object.c_str(), s.object.c_str(), s.pattern.c_str());
+    std::fprintf(stderr, "kernspan: waiting for %s to be loaded (--uprobe %s:%s)%s\n",
+                 s.object.c_str(), s.object.c_str(), s.pattern.c_str(), limit.c_str());
+  }
+}
+
+void Follower::check_waiting(collect::Collector &c) {
+  if (wait_forever_ || !failure_.empty() || waiting_.empty() ||
+      std::chrono::steady_clock::now() - started_ < kWaitLimit) {
+    return;
+  }
+  for (const auto &s : waiting_) {
+    if (matched_.count(s.object) != 0) {
+      continue;
+    }
+    std::vector<std::string> objects;
+    std::string who;
+    const auto pids = c.traced();
+    for (const pid_t pid : pids) {
+      who += (who.empty() ? "" : ", ") + std::to_string(pid);
+      try {
+        const auto mapped = probe::mapped_objects(pid);
+        objects.insert(objects.end(), mapped.begin(), mapped.end());
+      } catch (const probe::ProbeError &) {
+        // exited meanwhile
+      }
+    }
+    std::string nearest;
+    for (const auto &n : probe::nearest_objects(objects, s.object)) {
+      nearest += (nearest.empty() ? "" : ", ") + n;
+    }
+    failure_ = "--uprobe " + s.object + ":" + s.pattern + ": nothing named " + s.object +
+               " has been mapped by " + (pids.size() == 1 ? "PID " : "PIDs ") + who + " in " +
+               std::to_string(kWaitLimit.count()) + " s" +
+               (nearest.empty() ? "" : "; nearest in its maps: " + nearest) +
+               " (check the library name, or give its path)";
+    c.request_stop();
+    return;
   }
 }
 
@@ -241,6 +280,7 @@ void Follower::rescan(collect::Collector &c) {
       }
     }
   }
+  check_waiting(c);
 }
 
 void Follower::consider(collect::Collector &c, pid_t pid, const std::string &object) {
@@ -259,6 +299,7 @@ void Follower::consider(collect::Collector &c, pid_t pid, const std::string &obj
       ++it;
       continue;
     }
+    matched_.insert(it->object);
     probe::UprobeSpec spec = *it;
     spec.object = object;
     try {

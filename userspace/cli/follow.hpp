@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Following (issue 4): processes and objects that appear while tracing.
+// Following: processes and objects that appear while tracing.
 // --follow-children and --binary make the kernel's target set grow; a
 // Follower attaches the probes of objects mapped later (dlopen, an exec'd
 // child's new image) and the --uprobe specs that wait for their library.
@@ -11,6 +11,7 @@
 #include "probe/functions.hpp"
 #include "probe/usdt.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <set>
 #include <string>
@@ -54,22 +55,37 @@ void apply_following(const PipelineOptions &o, collect::Plan &plan);
 class Follower {
 public:
   // `searched`: the objects the plan already looked at, by process.
+  // `wait_forever`: processes that may map a waiting library can still
+  // come (--binary), so waiting is never an error.
   Follower(bool dynamic, uint32_t max_probes, bool raw_entry,
            std::vector<probe::UprobeSpec> waiting,
-           const std::vector<std::pair<pid_t, std::string>> &searched);
+           const std::vector<std::pair<pid_t, std::string>> &searched, bool wait_forever);
 
   // Look at the maps of every traced process for executable objects not
   // seen yet, and attach kernspan's probes in them and the waiting --uprobe
   // specs they satisfy. Runs on the collector's tick; failures are printed,
-  // never fatal.
+  // never fatal, except one: unless waiting forever, a --uprobe library
+  // that no traced process has mapped within kWaitLimit stops the
+  // collector, with failure() saying so (a mistyped name would otherwise
+  // trace nothing, silently, until Ctrl-C).
   void rescan(collect::Collector &c);
 
-  // Tell the user what is waiting (stderr).
-  void announce() const;
+  // Tell the user what is waiting (stderr); the wait limit counts from here.
+  void announce();
+
+  // Why the run must fail ("" if it need not): a one-line message.
+  [[nodiscard]] const std::string &failure() const { return failure_; }
+
+  static constexpr std::chrono::seconds kWaitLimit{5};
 
 private:
   void consider(collect::Collector &c, pid_t pid, const std::string &object);
+  void check_waiting(collect::Collector &c);
   bool dynamic_;
+  bool wait_forever_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::set<std::string> matched_; // library names of waiting specs that some object matched
+  std::string failure_;
   uint32_t max_probes_;
   bool raw_entry_;
   size_t functions_ = 0; // attached later, against max_probes

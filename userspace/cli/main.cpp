@@ -24,7 +24,9 @@ int run(int argc, char **argv) {
 
   CLI::App app{"kernspan: what each span of a running program's work costs, seen from the kernel"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "kernspan 0.1.0");
+  app.set_version_flag("--version",
+                       "kernspan " KERNSPAN_VERSION " (commit " KERNSPAN_GIT_COMMIT ")",
+                       "print the version and the git commit it was built from");
   cli::Globals globals;
   app.add_flag("-v,--verbose", globals.verbose, "log more, including libbpf's debug output");
   app.fallthrough();

@@ -238,11 +238,10 @@ collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t 
   plan.threads = plan.costs && !o.sinks.prometheus.empty(); // per-thread /metrics families
   plan.force_raw_tp = o.raw_tp;
   // Following, the probes go on the objects for every process (pid -1):
-  // planned once, from the first process.
-  std::vector<pid_t> planned = o.pids;
-  if (following(o) && planned.size() > 1) {
-    planned.resize(1);
-  }
+  // planned once, from the first process. (Built, not resize()d: GCC 12
+  // at -O3 warns wrongly with -Warray-bounds on shrinking it.)
+  const std::vector<pid_t> planned =
+      following(o) && o.pids.size() > 1 ? std::vector<pid_t>{o.pids.front()} : o.pids;
   for (const pid_t pid : planned) {
     plan_process(o, plan, pid, objects, waiting, searched);
   }
@@ -273,15 +272,18 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
     require_process(pid);
   }
   collect::check_environment();
-  if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0) {
-    throw probe::ProbeError("--ringbuf-mb must be a power of two (e.g. 8)");
+  if ((o.ringbuf_mb & (o.ringbuf_mb - 1)) != 0 || o.ringbuf_mb == 0 ||
+      o.ringbuf_mb > kMaxRingbufMb) {
+    throw probe::ProbeError("--ringbuf-mb must be a power of two from 1 to " +
+                            std::to_string(kMaxRingbufMb) + " (e.g. 8)");
   }
   size_t objects = 0;
   auto waiting = take_waiting_specs(o);
   std::vector<std::pair<pid_t, std::string>> searched;
   const collect::Plan plan = make_span_plan(o, g, &objects, !waiting.empty(), &searched);
   Follower follower(following(o), static_cast<uint32_t>(o.functions.max_probes),
-                    o.functions.raw_entry, std::move(waiting), searched);
+                    o.functions.raw_entry, std::move(waiting), searched,
+                    /*wait_forever=*/!o.binary.empty());
 
   const bool stats_mode = plan.mode == collect::Mode::kStats;
   std::vector<std::unique_ptr<exporters::Sink>> sinks;
@@ -342,6 +344,10 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
         sink_set.update_health(*collector);
       });
   close_all(sinks);
+  if (!follower.failure().empty()) {
+    print_error(follower.failure());
+    return 1;
+  }
   std::fprintf(stderr, "kernspan: stopped (%s) after %llu records\n", collect::to_string(why),
                static_cast<unsigned long long>(collector->records()));
   if (stats_mode) {
@@ -363,6 +369,13 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
     std::printf("%s\n", line.c_str());
   }
   std::fflush(stdout);
+  // A file that could not be written (its first failure was said on
+  // stderr, its lost spans are in the summary's drops): the run failed.
+  for (const auto &sink : sinks) {
+    if (sink->write_failed()) {
+      return 1;
+    }
+  }
   return 0;
 }
 

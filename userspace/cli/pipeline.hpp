@@ -16,6 +16,10 @@
 
 namespace kernspan::cli {
 
+// --ringbuf-mb and ringbuf_mb: at most 1 GiB of locked kernel memory (4 GiB
+// took seconds to allocate and set up, for no gain at any span rate seen).
+constexpr uint32_t kMaxRingbufMb = 1024;
+
 struct PipelineOptions {
   std::vector<pid_t> pids; // live processes with kernspan probes
   double duration_s = 0;

@@ -8,10 +8,41 @@
 #include "probe/proc_stats.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <memory>
+#include <unistd.h>
 
 namespace kernspan::cli {
 namespace {
+
+// SIGHUP, which daemons take as "re-read your configuration", would end
+// serve by default: killed mid-write, without a summary, a file cut in the
+// middle of a record. Reloading (probes, sinks and files swapped while
+// running) is not done yet: say so and keep running.
+void on_hup(int /*sig*/) {
+  constexpr char kMsg[] = "kernspan: reload not supported yet, ignoring SIGHUP (restart "
+                          "kernspan serve to apply a changed configuration)\n";
+  const ssize_t n = write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1); // async-signal-safe
+  (void)n;
+}
+
+// SIGHUP handled by on_hup while serve runs; the old disposition after.
+class HupIgnorer {
+public:
+  HupIgnorer() {
+    struct sigaction sa {};
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, &old_);
+  }
+  ~HupIgnorer() { sigaction(SIGHUP, &old_, nullptr); }
+  HupIgnorer(const HupIgnorer &) = delete;
+  HupIgnorer &operator=(const HupIgnorer &) = delete;
+
+private:
+  struct sigaction old_ {};
+};
 
 PipelineOptions from_config(const ServeConfig &c) {
   PipelineOptions o;
@@ -72,8 +103,10 @@ Runner add_serve(CLI::App &app) {
               "  sinks:\n"
               "    prometheus: 127.0.0.1:9464\n"
               "    otlp: http://localhost:4318\n"
-              "Runs until SIGINT/SIGTERM or the exit of every target.");
+              "Runs until SIGINT/SIGTERM or the exit of every target. SIGHUP is ignored "
+              "(reloading the configuration is not supported yet).");
   return [path](const Globals &g) {
+    const HupIgnorer hup;
     const ServeConfig config = load_config(*path);
     return run_pipeline(from_config(config), g);
   };

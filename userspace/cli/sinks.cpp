@@ -19,8 +19,24 @@
 
 namespace kernspan::cli {
 
+namespace {
+
+// An empty value would mean "no such sink" and be silently ignored: refuse
+// it (a shell variable that was not set, for instance).
+CLI::Validator non_empty(const std::string &what) {
+  return CLI::Validator(
+      [what](const std::string &v) {
+        return v.empty() ? "the value is empty: give " + what + ", or leave the flag out"
+                         : std::string();
+      },
+      "");
+}
+
+} // namespace
+
 void add_sink_options(CLI::App &cmd, SinkOptions &o) {
-  auto *output = cmd.add_option("-o,--output", o.output, "write spans to FILE (see --format)");
+  auto *output = cmd.add_option("-o,--output", o.output, "write spans to FILE (see --format)")
+                     ->check(non_empty("a file name"));
   cmd.add_option("--format", o.format,
                  "format of -o FILE: jsonl (JSON Lines), otlp-json (OTLP/JSON requests, one per "
                  "line, as the OpenTelemetry Collector's file receiver reads), chrome (Chrome "
@@ -30,7 +46,8 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
       ->capture_default_str();
   cmd.add_option("--prometheus", o.prometheus,
                  "serve Prometheus metrics on [ADDR:]PORT/metrics (ADDR defaults to "
-                 "127.0.0.1; PORT 0 picks a free port)");
+                 "127.0.0.1; PORT 0 picks a free port)")
+      ->check(non_empty("[ADDR:]PORT (e.g. 9464)"));
   cmd.add_option("--service", o.service, "service name on exported data (default: process name)");
   cmd.add_option("--max-span-names", o.max_span_names,
                  "distinct span names with their own summary row and metric series; spans of "
@@ -45,14 +62,16 @@ void add_sink_options(CLI::App &cmd, SinkOptions &o) {
       ->check(CLI::PositiveNumber);
   cmd.add_option("--otlp", o.otlp,
                  "push spans as OTLP/HTTP to URL (e.g. http://localhost:4318; /v1/traces is "
-                 "appended unless URL has a path); default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT");
+                 "appended unless URL has a path); default: OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT")
+      ->check(non_empty("a URL (e.g. http://localhost:4318)"));
   cmd.add_option("--otlp-encoding", o.otlp_encoding, "OTLP body encoding")
       ->check(CLI::IsMember({"protobuf", "json"}))
       ->capture_default_str();
   cmd.add_flag("--otlp-gzip", o.otlp_gzip, "gzip OTLP request bodies");
   cmd.add_option("--zipkin", o.zipkin,
                  "post spans as Zipkin v2 JSON to URL (e.g. http://localhost:9411; /api/v2/spans "
-                 "is appended unless URL has a path)");
+                 "is appended unless URL has a path)")
+      ->check(non_empty("a URL (e.g. http://localhost:9411)"));
   cmd.add_option("--export-timeout", o.export_timeout_s,
                  "seconds the final flush of --otlp/--zipkin may take at exit; spans not sent "
                  "by then are counted as dropped (<sink>_shutdown)")

@@ -4,9 +4,50 @@
 #include "cli/follow.hpp"
 #include "cli/pipeline.hpp"
 
+#include <cmath>
 #include <memory>
+#include <string>
 
 namespace kernspan::cli {
+namespace {
+
+// The longest -d: a year, in seconds. Enough for any trace; far from the
+// double's range, whose bound would print as a 309-digit number.
+constexpr double kMaxDurationS = 365.0 * 24 * 3600;
+
+// -d SECONDS: a finite number in (0, a year]. nan, inf and negative values
+// would make a trace that never stops.
+std::string check_duration(const std::string &text) {
+  double v = 0;
+  size_t used = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception &) {
+    used = 0;
+  }
+  if (used != text.size() || used == 0 || !std::isfinite(v) || v <= 0 || v > kMaxDurationS) {
+    return "'" + text +
+           "' is not a number of seconds above 0 and at most 31536000 (a year); "
+           "e.g. 10 or 0.5";
+  }
+  return "";
+}
+
+// --ringbuf-mb MiB: the ring buffer is locked kernel memory, allocated per
+// run; libbpf needs a power of two pages, so the size is a power of two.
+std::string check_ringbuf_mb(const std::string &text) {
+  const bool digits = !text.empty() && text.size() <= 5 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long v = digits ? std::stoul(text) : 0;
+  if (v < 1 || v > kMaxRingbufMb || (v & (v - 1)) != 0) {
+    return "'" + text + "' is not a power of two from 1 to " + std::to_string(kMaxRingbufMb) +
+           " (MiB of locked kernel memory, allocated at start: a larger buffer takes longer to "
+           "set up; the default is 4)";
+  }
+  return "";
+}
+
+} // namespace
 
 Runner add_trace(CLI::App &app) {
   auto opts = std::make_shared<PipelineOptions>();
@@ -24,9 +65,11 @@ Runner add_trace(CLI::App &app) {
   cmd->add_option("-d,--duration", opts->duration_s,
                   "stop after SECONDS (default: until Ctrl-C "
                   "or the process exits)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Validator(check_duration, "in (0 - 31536000]"));
   cmd->add_flag("-q,--quiet", *quiet, "do not print each span, only the summary");
-  cmd->add_option("--ringbuf-mb", opts->ringbuf_mb, "ring buffer size in MiB (power of two)")
+  cmd->add_option("--ringbuf-mb", opts->ringbuf_mb,
+                  "ring buffer size in MiB (a power of two, 1 to 1024)")
+      ->check(CLI::Validator(check_ringbuf_mb, "power of two in [1 - 1024]"))
       ->capture_default_str();
   add_sink_options(*cmd, opts->sinks);
   cmd->add_flag("--no-costs", opts->no_costs,

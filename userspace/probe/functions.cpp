@@ -188,42 +188,55 @@ std::vector<ElfFunction> read_functions(const std::string &path) {
   return out;
 }
 
+namespace {
+
+// Where a uprobe goes for a function whose first 16 bytes are `b`, and what
+// the kernel's x86 uprobe code does with the instruction there (emulates
+// it, or single-steps it). The instruction's name is chosen as a pointer
+// and copied into the string once: assigning string literals to insn
+// after resetting it tripped GCC 12's bogus -Wrestrict at -O3 (GCC bug
+// 105329).
+Placement placement_of(const unsigned char *b, bool skip_endbr) {
+  Placement p;
+  const unsigned char *i = b;
+  if (skip_endbr && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa) {
+    p.skip = 4;
+    i += 4;
+  }
+  const char *insn = "other";
+  if ((i[0] >= 0x50 && i[0] <= 0x57) || (i[0] == 0x41 && i[1] >= 0x50 && i[1] <= 0x57)) {
+    insn = "push";
+    p.emulated = true;
+  } else if (i[0] == 0x90 || (i[0] == 0x0f && i[1] == 0x1f) ||
+             (i[0] == 0x66 && i[1] == 0x0f && i[2] == 0x1f)) {
+    insn = "nop";
+    p.emulated = true;
+  } else if (i[0] == 0xe8) {
+    insn = "call";
+    p.emulated = true;
+  } else if (i[0] == 0xe9 || i[0] == 0xeb) {
+    insn = "jmp";
+    p.emulated = true;
+  } else if (i[0] == 0xf3 && i[1] == 0x0f && i[2] == 0x1e && i[3] == 0xfa) {
+    insn = "endbr64";
+  }
+  p.insn = insn;
+  return p;
+}
+
+} // namespace
+
 void place_entries(const std::string &path, std::vector<ElfFunction> &fns, bool skip_endbr) {
   Fd f;
   f.fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   for (auto &fn : fns) {
     unsigned char b[16] = {};
-    Placement &p = fn.placement;
-    p = Placement{};
-    p.insn = "?";
     if (f.fd < 0 || pread(f.fd, b, sizeof(b), static_cast<off_t>(fn.file_offset)) !=
                         static_cast<ssize_t>(sizeof(b))) {
+      fn.placement = Placement{0, false, "?"}; // unreadable: not placed
       continue;
     }
-    const unsigned char *i = b;
-    if (skip_endbr && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa) {
-      p.skip = 4;
-      i += 4;
-    }
-    // What the kernel's x86 uprobe code emulates instead of single-stepping.
-    if ((i[0] >= 0x50 && i[0] <= 0x57) || (i[0] == 0x41 && i[1] >= 0x50 && i[1] <= 0x57)) {
-      p.insn = "push";
-      p.emulated = true;
-    } else if (i[0] == 0x90 || (i[0] == 0x0f && i[1] == 0x1f) ||
-               (i[0] == 0x66 && i[1] == 0x0f && i[2] == 0x1f)) {
-      p.insn = "nop";
-      p.emulated = true;
-    } else if (i[0] == 0xe8) {
-      p.insn = "call";
-      p.emulated = true;
-    } else if (i[0] == 0xe9 || i[0] == 0xeb) {
-      p.insn = "jmp";
-      p.emulated = true;
-    } else if (i[0] == 0xf3 && i[1] == 0x0f && i[2] == 0x1e && i[3] == 0xfa) {
-      p.insn = "endbr64";
-    } else {
-      p.insn = "other";
-    }
+    fn.placement = placement_of(b, skip_endbr);
   }
 }
 
@@ -322,6 +335,32 @@ bool object_name_matches(const std::string &path, const std::string &name) {
   const std::string base = path.substr(path.rfind('/') + 1);
   return base == name || (base.size() > name.size() && base.compare(0, name.size(), name) == 0 &&
                           (base[name.size()] == '.' || base[name.size()] == '-'));
+}
+
+std::vector<std::string> nearest_objects(const std::vector<std::string> &paths,
+                                         const std::string &name, size_t n) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const auto &path : paths) {
+    const std::string base = path.substr(path.rfind('/') + 1);
+    // The library name a user would type: "libcrypto" of libcrypto.so.3.
+    const std::string stem = base.substr(0, base.find_first_of(".-"));
+    size_t d = std::min(edit_distance(name, stem), edit_distance(name, base));
+    if (!name.empty() && stem.rfind(name, 0) == 0) {
+      d = std::min<size_t>(d, 1); // the start of the name: near
+    }
+    scored.emplace_back(d, base);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (const auto &[d, base] : scored) {
+    if (out.size() >= n) {
+      break;
+    }
+    if (std::find(out.begin(), out.end(), base) == out.end()) {
+      out.push_back(base);
+    }
+  }
+  return out;
 }
 
 std::string resolve_object(pid_t pid, const std::string &object) {

@@ -79,4 +79,11 @@ std::string resolve_object(pid_t pid, const std::string &object);
 // is `name`, or `name` followed by '.' or '-'?
 bool object_name_matches(const std::string &path, const std::string &name);
 
+// The basenames of the `n` objects among `paths` nearest to library name
+// `name` (edit distance to the basename or to its part before the first
+// '.' or '-'; a stem that `name` begins counts as near), nearest first, for
+// "did you mean" hints.
+std::vector<std::string> nearest_objects(const std::vector<std::string> &paths,
+                                         const std::string &name, size_t n = 3);
+
 } // namespace kernspan::probe
