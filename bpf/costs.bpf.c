@@ -9,7 +9,7 @@
  * single target, one lookup for a set, before any other work.
  *
  * Off-CPU accounting, per thread, in task local storage:
- *   switch-out   cpu_ns += now - oncpu_since; an off piece starts, labelled
+ *   switch-out   an off piece starts, labelled
  *                runq if the thread is still runnable (preempted, yielded),
  *                io_wait if it blocks in D state, sleep otherwise; the
  *                kernel's run_delay of the thread is noted (rd_out);
@@ -20,7 +20,8 @@
  *                piece: from the wakeup to the switch-in) is runq, the rest
  *                goes to the label's bucket.
  * No wakeup programs: the kernel already times the wait after a wakeup.
- * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns.
+ * offcpu_ns is always runq_ns + io_wait_ns + sleep_ns. CPU time is not
+ * timed here: it is the kernel's own figure, read when asked (ks_cur_cpu).
  *
  * The tp_btf sched_switch reads no clock on most runs: see ks_cost_clock.
  */
@@ -75,8 +76,6 @@ static __always_inline void ks_switch_out(struct task_struct *task, __u32 tid, _
 
 	if (!t)
 		return;
-	if (now > t->oncpu_since)
-		t->totals.cpu_ns += now - t->oncpu_since;
 	t->oncpu_since = 0;
 	t->offcpu_since = now;
 	t->off_reason = reason;
@@ -138,6 +137,90 @@ static __always_inline __u64 ks_switch_time(struct ks_cpu_slot *slot, struct tas
 	if (!slot->clk_set || rqc - slot->clk_checked >= KS_CLK_CHECK_NS)
 		ks_clk_sample(slot, rqc, bpf_ktime_get_ns());
 	return rqc;
+}
+
+/*
+ * CPU time comes from the kernel's own accounting, the figure behind
+ * CLOCK_THREAD_CPUTIME_ID and schedstat: se.sum_exec_runtime, which
+ * update_curr() advances on every tick, switch and wakeup preemption check,
+ * plus the slice the running task has had since, which the kernel adds only
+ * when asked (task_sched_runtime). That slice is the task clock
+ * (rq->clock_task) from se.exec_start to the runqueue's last clock update,
+ * then the scheduler clock from that update to `sched_now` (0: unknown, and
+ * that part is left out). The task clock leaves out what the hypervisor
+ * stole (PARAVIRT_TIME_ACCOUNTING) and interrupts took
+ * (IRQ_TIME_ACCOUNTING), which differences of the scheduler clock at
+ * switches counted as CPU: 5% more than the thread's own CPU clock, under
+ * load here. Only what was stolen since the last clock update (within a
+ * tick) can still count.
+ *
+ * update_curr() also runs from other CPUs (a wakeup onto this runqueue
+ * checks for preemption), and a tick may come in between two loads: the
+ * fields are read until two passes agree. `task` and `rq` are read-only
+ * views (ks_rq_clock_ro); a fault reads as 0.
+ */
+#define KS_READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+
+static __always_inline __u64 ks_running_cpu(struct task_struct *task, struct rq *rq,
+					    __u64 sched_now)
+{
+	__u64 sum = 0, start = 0, clk = 0, clk_task = 0, cpu;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		sum = KS_READ_ONCE(task->se.sum_exec_runtime);
+		start = KS_READ_ONCE(task->se.exec_start);
+		clk = KS_READ_ONCE(rq->clock);
+		clk_task = KS_READ_ONCE(rq->clock_task);
+		if (sum == KS_READ_ONCE(task->se.sum_exec_runtime) &&
+		    start == KS_READ_ONCE(task->se.exec_start) && clk == KS_READ_ONCE(rq->clock))
+			break;
+	}
+	cpu = sum;
+	if (clk_task > start)
+		cpu += clk_task - start;
+	if (sched_now > clk)
+		cpu += sched_now - clk;
+	return cpu;
+}
+
+/* A read-only view of `task`, and through it its runqueue (NULL without
+ * FAIR_GROUP_SCHED: then no slice is added). */
+static __always_inline struct task_struct *ks_task_ro(struct task_struct *task, struct rq **rq)
+{
+	struct task_struct *ro = bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+
+	*rq = NULL;
+	if (bpf_core_field_exists(task->se.cfs_rq))
+		*rq = ro->se.cfs_rq->rq;
+	return ro;
+}
+
+/*
+ * The current thread's CPU time (see costs.bpf.h). With the tp_btf
+ * sched_switch the cost clock is the scheduler's; without it this CPU's
+ * offset between the two is estimated here, from the clock as last updated
+ * (it lags by up to a tick, so the smallest offset lately seen is kept, as
+ * ks_clk_sample does at switches).
+ */
+__noinline __u64 ks_cur_cpu(__u64 mono, __u64 now)
+{
+	struct rq *rq;
+	struct task_struct *task = ks_task_ro(bpf_get_current_task_btf(), &rq);
+	struct ks_cpu_slot *slot;
+	__u32 zero = 0;
+
+	if (!rq)
+		return task->se.sum_exec_runtime;
+	if (!ks_sched_clock_on()) {
+		now = 0;
+		slot = bpf_map_lookup_elem(&oncpu, &zero);
+		if (slot) {
+			ks_clk_sample(slot, rq->clock, mono);
+			now = mono - slot->clk_off;
+		}
+	}
+	return ks_running_cpu(task, rq, now);
 }
 
 /*
@@ -536,6 +619,25 @@ static __always_inline __u64 ks_cost_clock_of(struct task_struct *task, __u64 mo
 	return slot && slot->clk_set ? mono - slot->clk_off : mono;
 }
 
+/* `task`'s CPU time (ks_running_cpu) as of `mono`, seen from another CPU:
+ * with the slice in progress if it is running on one. */
+static __always_inline __u64 ks_task_cpu_of(struct task_struct *task, __u64 mono)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot;
+	struct task_struct *ro;
+	struct rq *rq;
+
+	if (!task->on_cpu)
+		return task->se.sum_exec_runtime;
+	ro = ks_task_ro(task, &rq);
+	if (!rq)
+		return task->se.sum_exec_runtime;
+	slot = bpf_map_lookup_percpu_elem(&oncpu, &zero, task->thread_info.cpu);
+	return ks_running_cpu(
+	    ro, rq, ks_sched_clock_on() && slot && slot->clk_set ? mono - slot->clk_off : 0);
+}
+
 /*
  * `kernspan top`: task storage cannot be walked from userspace, so a task
  * iterator (attached with the target's tgid: it visits that process's
@@ -561,13 +663,13 @@ int dump_threads(struct bpf_iter__task *ctx)
 	t = ks_thread_of(task, false);
 	if (t) {
 		__u64 on = t->oncpu_since;
+		__u64 cpu = ks_task_cpu_of(task, now);
 
 		if (!on && task->on_cpu)
 			on = ks_parked_oncpu(task);
 		now = ks_cost_clock_of(task, now);
 		r.costs = t->totals;
-		if (on && now > on)
-			r.costs.cpu_ns += now - on;
+		r.costs.cpu_ns = (cpu > t->cpu_last ? cpu : t->cpu_last) - t->cpu_base;
 		if (t->offcpu_since && on) /* closed, not split yet */
 			ks_piece_add(t, on, ks_run_delay(task), &r.costs);
 		else if (t->offcpu_since) /* in progress: by its label */

@@ -206,26 +206,53 @@ static __always_inline void ks_task_counters(struct task_struct *task, struct ks
 	out->ctxsw_involuntary = task->nivcsw;
 }
 
-/* The current thread's counters as of `now`: what the cost programs
- * accumulated plus the slice in progress (it runs this probe, so it is on
- * CPU), and the kernel's own per-task counters. */
-static __always_inline void ks_costs_now(const struct ks_thread *t, __u64 now, struct ks_costs *out)
-{
-	*out = t->totals;
-	if (t->oncpu_since && now > t->oncpu_since)
-		out->cpu_ns += now - t->oncpu_since;
-	ks_task_counters(bpf_get_current_task_btf(), out);
-}
+/*
+ * The current thread's CPU time (ns, since it began) as the kernel counts
+ * it, at CLOCK_MONOTONIC `mono`, `now` the same on the cost clock. Defined
+ * once, in costs.bpf.c: see there.
+ */
+__u64 ks_cur_cpu(__u64 mono, __u64 now);
 
-/* The current thread's counters at `mono` (CLOCK_MONOTONIC, just read):
- * what a span snapshots at its begin and end. */
+/*
+ * The current thread's counters at `mono` (CLOCK_MONOTONIC, just read):
+ * what a span snapshots at its begin and end. It is on CPU, running this
+ * probe: the off-CPU pieces are closed (ks_sync_oncpu), CPU time is the
+ * kernel's (ks_cur_cpu), never less than already reported, so a span's
+ * CPU time is never negative and a parent's holds its children's.
+ *
+ * Time on CPU that the kernel did not charge to the thread (stolen by the
+ * hypervisor, or taken by interrupts) is in neither CPU time nor an
+ * off-CPU piece. The thread was runnable and waiting for a CPU, so it is
+ * counted as run-queue wait: whenever cpu + off-CPU time has grown by less
+ * than the cost clock since the thread's first snapshot, the difference is
+ * added (stolen_ns). A span's wall time is then its CPU plus off-CPU time,
+ * and runq_ns is the kernel's run_delay plus stolen time. `kernspan top`
+ * shows the plain totals.
+ */
 static __always_inline void ks_costs_at(struct ks_thread *t, __u32 tid, __u64 mono,
 					struct ks_costs *out)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 now = ks_cost_clock(mono);
+	__u64 cpu, unacc;
 
 	ks_sync_oncpu(t, tid, now);
-	ks_costs_now(t, now, out);
+	*out = t->totals;
+	cpu = ks_cur_cpu(mono, now);
+	if (cpu < t->cpu_last)
+		cpu = t->cpu_last;
+	t->cpu_last = cpu;
+	out->cpu_ns = cpu - t->cpu_base;
+	unacc = now - out->cpu_ns - out->offcpu_ns - t->stolen_ns;
+	if (!t->anchored) {
+		t->unacc_anchor = unacc;
+		t->anchored = 1;
+	} else if ((__s64)(unacc - t->unacc_anchor) > 0) {
+		t->stolen_ns += unacc - t->unacc_anchor;
+	}
+	out->runq_ns += t->stolen_ns;
+	out->offcpu_ns += t->stolen_ns;
+	ks_task_counters(task, out);
 }
 
 #define KS_COST_DELTA(out, end, base, f) (out)->f = (end)->f - (base)->f

@@ -53,7 +53,8 @@ struct ks_thread {
 	__u32 depth;	/* frames in use */
 	__u32 overflow; /* begins refused past KS_MAX_DEPTH, still to be ended */
 	struct ks_frame frames[KS_MAX_DEPTH];
-	struct ks_costs totals; /* running counters kept by the cost programs */
+	struct ks_costs totals; /* running counters kept by the cost programs;
+				 * not cpu_ns, the kernel's (ks_cur_cpu) */
 	__u64 oncpu_since;	/* ktime it went on CPU; 0 while off CPU, unknown, or still
 				 * parked in `oncpu` (ks_switch_in) */
 	__u64 offcpu_since;	/* start of the off-CPU piece in progress; 0: none */
@@ -68,6 +69,17 @@ struct ks_thread {
 	__u32 _pad_comm;
 	/* sched_info.run_delay when the off-CPU piece in progress began */
 	__u64 rd_out;
+	/* The kernel's CPU time of the thread (se.sum_exec_runtime) when it
+	 * was first seen: cpu_ns counts from there (see ks_cur_cpu). */
+	__u64 cpu_base;
+	__u64 cpu_last; /* the largest CPU time reported: reports never go back */
+	/* Span snapshots (ks_costs_at): on-CPU time the kernel did not charge
+	 * to the thread, counted as run-queue wait, and the cost clock minus
+	 * cpu, off-CPU and that time at the first snapshot. */
+	__u64 stolen_ns;
+	__u64 unacc_anchor;
+	__u32 anchored; /* unacc_anchor is set */
+	__u32 _pad_anchor;
 };
 
 /* ks_thread.off_reason: how the off-CPU time in progress is counted. */
@@ -169,6 +181,20 @@ static __always_inline void ks_thread_reset(struct ks_thread *t)
 	__builtin_memset(t->sent_names, 0, sizeof(t->sent_names));
 	t->comm_sent = 0;
 	t->rd_out = 0;
+	t->stolen_ns = 0;
+	t->unacc_anchor = 0;
+	t->anchored = 0;
+}
+
+/* A new thread state starts its CPU time from the kernel's figure now. */
+static __always_inline struct ks_thread *ks_thread_born(struct ks_thread *t,
+							struct task_struct *task)
+{
+	if (t) {
+		t->cpu_base = task->se.sum_exec_runtime;
+		t->cpu_last = t->cpu_base;
+	}
+	return t;
 }
 
 /* The slot a thread with this tid would own (it may hold another's). */
@@ -202,12 +228,13 @@ static __always_inline struct ks_thread *ks_thread_of(struct task_struct *task, 
 		 * tid. */
 		if (!s || s->owner != 0 || (task->flags & KS_PF_EXITING) ||
 		    __sync_val_compare_and_swap(&s->owner, 0, tid) != 0)
-			return bpf_task_storage_get(&threads, task, 0,
-						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+			return ks_thread_born(
+			    bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE),
+			    task);
 	}
 	s->start_time = start;
 	ks_thread_reset(&s->t);
-	return &s->t;
+	return ks_thread_born(&s->t, task);
 }
 
 /* `task`'s tgid << 32 | tid, as bpf_get_current_pid_tgid() gives it. */

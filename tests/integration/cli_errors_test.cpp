@@ -19,6 +19,20 @@ size_t lines(const std::string &s) {
   return n;
 }
 
+// Wait (up to 10 s) until the dynamic loader of a process just exec'd has
+// mapped libc: what kernspan searches for probes is then all in place.
+bool wait_for_libc(pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const std::string maps = "/proc/" + std::to_string(pid) + "/maps";
+  while (slurp(maps).find("/libc.so") == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 void expect_one_line_error(const Result &r, int status, const std::string &needle) {
   EXPECT_EQ(r.status, status) << r.err;
   EXPECT_EQ(lines(r.err), 1u) << r.err;
@@ -56,7 +70,7 @@ TEST(CliErrors, MalformedUrlsFailBeforeTracing) {
 TEST(CliErrors, ProcessWithoutProbesNamesWhatWasSearched) {
   KS_REQUIRE_ROOT();
   Proc sleeper = spawn({"/bin/sleep", "30"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(wait_for_libc(sleeper.pid));
   const auto r = run({KERNSPAN_BIN, "trace", "-p", std::to_string(sleeper.pid)});
   kill(sleeper.pid, SIGKILL);
   wait_exit(sleeper, 2000);
@@ -68,7 +82,7 @@ TEST(CliErrors, ProcessWithoutProbesNamesWhatWasSearched) {
 TEST(CliErrors, NotRootSaysWhatToDo) {
   KS_REQUIRE_ROOT(); // to drop privileges we must have them
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(wait_for_libc(demo.pid));
   const auto r = run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid)});
   kill(demo.pid, SIGTERM);
@@ -83,7 +97,7 @@ TEST(CliErrors, NotRootSaysWhatToDo) {
 TEST(CliErrors, NetworkExportersAreLoadedOnlyWhenAskedFor) {
   KS_REQUIRE_ROOT();
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(wait_for_libc(demo.pid));
   const std::string pid = std::to_string(demo.pid);
   const auto maps_of = [&](const std::vector<std::string> &extra) {
     std::vector<std::string> argv = {KERNSPAN_BIN, "trace", "-p", pid, "-q", "-d", "5"};
@@ -201,7 +215,7 @@ TEST(List, BinaryShowsKernspanProbesWithSemaphoresOnFiveByteSites) {
 
 TEST(List, ProcessListsItsObjects) {
   Proc demo = spawn({DEMO_BIN, "--requests", "0", "--rate", "10"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(wait_for_libc(demo.pid));
   const auto r = run({KERNSPAN_BIN, "list", "-p", std::to_string(demo.pid)});
   kill(demo.pid, SIGTERM);
   wait_exit(demo, 5000);

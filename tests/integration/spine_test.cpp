@@ -471,9 +471,15 @@ TEST(Spine, HandOffKeepsNoBpfObjectAlive) {
       spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(demo.pid), "-d", "0.3", "-o", out, "-q"});
   ASSERT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
   // It closes the other BPF objects first, at once; the links take a grace
-  // period (~85 ms), in parallel.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const HandOffProcs h = hand_off_procs(out);
+  // period (~85 ms), in parallel: within a second all are gone, while the
+  // fault this guards against kept them for seconds, until it was done.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  HandOffProcs h = hand_off_procs(out);
+  while ((!h.bpf_objects.empty() || !h.perf_events.empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    h = hand_off_procs(out);
+  }
   EXPECT_TRUE(h.bpf_objects.empty())
       << h.bpf_objects.size() << " BPF objects held after exit, e.g. " << h.bpf_objects[0];
   // The demo's probes and the warm-up's placeholders are all links: a

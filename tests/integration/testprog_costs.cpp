@@ -11,7 +11,8 @@
 //   tcp_send    write 1 MiB to a loopback TCP peer; the peer thread's span
 //   tcp_recv    reads it all
 //   contend     two threads pinned to one CPU, each burning 150 ms of CPU;
-//               per thread its CPU clock and schedstat run_delay deltas
+//               per thread its CPU clock, CLOCK_MONOTONIC and schedstat
+//               run_delay deltas
 //   parent      ├── child_burn (30 ms CPU)
 //               └── child_sleep (20 ms sleep)
 //   pingpong    two threads pinned to one CPU hand a byte back and forth
@@ -21,6 +22,9 @@
 //               SCHED_FIFO thread on the same CPU writes the pipe and then
 //               burns 50 ms, so the reader waits that long runnable; its
 //               schedstat run_delay delta is reported as woken_run_delay_ns
+//
+// With --hog, from before burn to after contend a child process per CPU,
+// pinned to it, spins: every span in between competes for its CPU.
 //
 // With --retrans it runs in a private network namespace (loopback only) and
 // marks one span instead:
@@ -54,6 +58,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -62,6 +67,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,6 +146,51 @@ void pin_to_cpu(int cpu) {
     die("sched_setaffinity");
   }
 }
+
+// A spinning child process pinned to each CPU this program may use, for as
+// long as it lives (each also ends itself after 120 s, should this program
+// die first).
+class CpuHog {
+public:
+  CpuHog() {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+      die("sched_getaffinity");
+    }
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+      if (!CPU_ISSET(cpu, &allowed)) {
+        continue;
+      }
+      const pid_t pid = fork();
+      if (pid < 0) {
+        die("fork");
+      }
+      if (pid == 0) {
+        pin_to_cpu(cpu);
+        alarm(120);
+        volatile uint64_t x = 0;
+        for (;;) {
+          x = x + 1;
+        }
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~CpuHog() {
+    for (const pid_t pid : pids_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+  CpuHog(const CpuHog &) = delete;
+  CpuHog &operator=(const CpuHog &) = delete;
+  CpuHog(CpuHog &&) = delete;
+  CpuHog &operator=(CpuHog &&) = delete;
+
+private:
+  std::vector<pid_t> pids_;
+};
 
 int top_mode() {
   sigset_t set;
@@ -455,21 +506,24 @@ int main(int argc, char **argv) {
   std::string report;
   std::string dir = "/tmp";
   bool retrans = false;
+  bool hog = false;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
     if (a == "--retrans") {
       retrans = true;
+    } else if (a == "--hog") {
+      hog = true;
     } else if (a == "--report" && i + 1 < argc) {
       report = argv[++i];
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans]\n");
+      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans] [--hog]\n");
       return 2;
     }
   }
   if (report.empty()) {
-    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans]\n");
+    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans] [--hog]\n");
     return 2;
   }
   if (retrans) {
@@ -498,6 +552,10 @@ int main(int argc, char **argv) {
 
   std::string json =
       "{\"pid\":" + std::to_string(getpid()) + ",\"main_tid\":" + std::to_string(tid());
+  std::unique_ptr<CpuHog> load;
+  if (hog) {
+    load = std::make_unique<CpuHog>();
+  }
 
   // burn
   {
@@ -598,22 +656,27 @@ int main(int argc, char **argv) {
   // contend: two threads on one CPU
   {
     std::vector<uint64_t> cpu(2);
+    std::vector<uint64_t> wall(2);
     std::vector<uint64_t> waited(2);
     const std::vector<long> tids = on_cpu0_pair([&](size_t i) {
       const uint64_t w0 = run_delay_ns();
+      const uint64_t m0 = clock_ns(CLOCK_MONOTONIC);
       const uint64_t c0 = thread_cpu_ns();
       KERNSPAN_BEGIN("contend");
       burn(150'000'000);
       KERNSPAN_END("contend");
       cpu[i] = thread_cpu_ns() - c0;
+      wall[i] = clock_ns(CLOCK_MONOTONIC) - m0;
       waited[i] = run_delay_ns() - w0;
     });
     for (size_t i = 0; i < 2; i++) {
       json += ",\"contend_" + std::to_string(tids[i]) +
               "\":{\"thread_cpu_ns\":" + std::to_string(cpu[i]) +
+              ",\"wall_ns\":" + std::to_string(wall[i]) +
               ",\"run_delay_ns\":" + std::to_string(waited[i]) + "}";
     }
   }
+  load.reset();
   // parent with children
   {
     KERNSPAN_BEGIN("parent");

@@ -248,7 +248,12 @@ TEST(OtlpSink, CollectorDownSlowThenBack) {
   for (uint64_t i = 0; i < 1000; i++) {
     sink.on_span(numbered(i)); // never waits for the network: the consumer keeps up
   }
-  std::this_thread::sleep_for(300ms); // down: retries fail
+  // Down: the first attempt fails and is retried after its backoff. Wait
+  // for that retry, not for a guess at how long it takes.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (sink.stats().retries == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   auto s = sink.stats();
   EXPECT_GT(s.retries, 0u);
   EXPECT_LE(s.max_queued, 200u);
