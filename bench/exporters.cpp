@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Exporter throughput, in one run (issue 5, "Speed"): spans encoded per
+// Exporter throughput, in one run: spans encoded per
 // second by each format, spans delivered per second through the HTTP batch
 // sender to a local receiver (OTLP protobuf, OTLP JSON, Zipkin), and the
 // /metrics render time at 10k series. With --flood-only (last argument)

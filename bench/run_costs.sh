@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The cost-programs benchmark (issue 3, "Speed"). Needs root; asserts nothing.
+# The cost-programs benchmark. Needs root; asserts nothing.
 #
 # Two workloads (bench/costs_load.cpp): two threads on one CPU ping-ponging
 # over pipes (ns per context switch) and a getppid() loop (ns per syscall).

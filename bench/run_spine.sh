@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The spine benchmark (issue 2, "Speed"): per-span cost of kernspan against
+# The spine benchmark: per-span cost of kernspan against
 # the floor (two empty BPF programs) and bpftrace, 5-byte vs 1-byte NOP probe
 # sites, attach and exit latency, peak RSS. Needs root. Not a test: it prints
 # numbers and ratios from one run and asserts nothing.

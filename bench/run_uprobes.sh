@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The uprobe benchmark (issue 4, "Speed"): per-call cost of a traced function
+# The uprobe benchmark: per-call cost of a traced function
 # (kernspan trace mode and stats mode, with and without the endbr64 placement
 # rule) against the untraced call, libbpf-tools' funclatency and bpftrace's
 # uprobe/uretprobe histogram one-liner; and attach/detach time for 1, 100 and

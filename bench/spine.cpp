@@ -259,10 +259,10 @@ struct Options {
   int rounds = 9; // adjacent floor/kernspan/bpftrace rounds
 };
 
-// kernspan twice: spans alone (what issue 2 compares with bpftrace's
+// kernspan twice: spans alone (what is compared with bpftrace's
 // equivalent) and with the default per-span costs (scheduler and syscall
 // programs too).
-// Two floors: bpftrace's empty programs (perf-event uprobes, as issue 2
+// Two floors: bpftrace's empty programs (perf-event uprobes, as the target
 // defines it) and kernspan's own empty program attached as its span programs
 // are (multi-uprobe links, `kernspan trace --bench-floor`). And that floor
 // with one clock read per program (`--bench-floor-clock`): the two reads a

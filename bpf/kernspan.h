@@ -52,12 +52,12 @@
 #define KS_DROP_BAD_TRACEPARENT 4 /* unparsable traceparent: a new trace was started */
 #define KS_DROP_NO_STORAGE 5	  /* task storage could not be created */
 #define KS_DROP_INCOMPLETE 6	  /* spans still open when their thread exited */
-/* Slots 8.. belong to function uprobes (issue 4). KS_DROP_FN_ABANDONED:
+/* Slots 8.. belong to function uprobes. KS_DROP_FN_ABANDONED:
  * function spans whose return never came (longjmp, exceptions), reported
  * incomplete when an outer traced return passed them. */
 #define KS_DROP_FN_ABANDONED 8
 #define KS_DROP_ASYNC_FULL 9 /* async --span begins refused: async_spans full */
-/* Modes (issue 4): slots 10 and 11 are not losses but choices (shown apart
+/* Modes: slots 10 and 11 are not losses but choices (shown apart
  * from the drops); slot 12 is a loss. */
 #define KS_DROP_SAMPLED_OUT 10 /* --mode sample: spans of traces not kept */
 #define KS_DROP_FILTERED 11    /* --min-duration: spans ended too soon */
@@ -69,7 +69,7 @@
 /* Slot 14: a process to follow (fork child, exec of --binary) found the
  * `targets` set full and is not traced. */
 #define KS_DROP_FOLLOW_FULL 14
-/* Slot 15 belongs to the cost programs (issue 3): TCP retransmit segments
+/* Slot 15 belongs to the cost programs: TCP retransmit segments
  * of a target's socket not charged to a thread (its last sender exited, or
  * its storage was busy), or a send whose socket storage failed. */
 #define KS_DROP_RETRANS_UNATTRIBUTED 15
@@ -163,7 +163,7 @@ struct ks_thread_rec {
 };
 
 /*
- * Function uprobes (issue 4). A function span's frame is keyed by a tag
+ * Function uprobes. A function span's frame is keyed by a tag
  * instead of a name pointer: KS_FN_TAG | probe id. The tag can never be a
  * user address, so USDT name comparisons never match it, and userspace names
  * every span whose name_ptr carries the tag from its plan (probe id = index).
@@ -183,7 +183,7 @@ struct ks_fn_span_rec {
 };
 
 /*
- * USDT pairs (issue 4): --span 'P:BEGIN..P:END,...' turns any two existing
+ * USDT pairs: --span 'P:BEGIN..P:END,...' turns any two existing
  * USDT probes into spans. Frames are keyed by KS_PAIR_TAG | pair id (the
  * usdt cookie); KS_PAIR_TAG is above every user address and distinct from
  * KS_FN_TAG.
@@ -229,7 +229,7 @@ struct ks_pair_span_rec {
 };
 
 /*
- * Modes (issue 4), rodata targ_mode. trace: a record per span. sample: a
+ * Modes, rodata targ_mode. trace: a record per span. sample: a
  * trace is kept or dropped whole, decided where it begins (a frame with no
  * local parent), by its trace id's low 56 bits against targ_sample_below.
  * stats: no records; per span identity a log2 histogram and sums in the

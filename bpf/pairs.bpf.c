@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * pairs.bpf.c - spans from any two USDT probes a program already ships
- * (--span), and hit counts of single probes (--usdt). Issue 4.
+ * (--span), and hit counts of single probes (--usdt).
  *
  * Each attach carries a usdt cookie: the pair id (or counter index). A pair
  * is configured in `pair_cfg`: where its name and attributes come from, and

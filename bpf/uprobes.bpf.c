@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * uprobes.bpf.c - spans from function entries and returns (issue 4).
+ * uprobes.bpf.c - spans from function entries and returns.
  *
  * Both programs are attached through multi-uprobe links (one per object and
  * direction), so each uprobe carries a cookie: probe id | nargs << 32. Entry

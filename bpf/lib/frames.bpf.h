@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Pushing a frame and filling a span record from one, for the span sources
- * added by issue 4 (function uprobes, USDT pairs). spans.bpf.c's
+ * added for function uprobes and USDT pairs. spans.bpf.c's
  * ks_begin/ks_emit, which predate this header, share its trace inheritance
  * (ks_frame_trace) and the checks at an end (ks_end_thread).
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The three modes (issue 4), shared by every span source: head sampling
+ * The three modes, shared by every span source: head sampling
  * decided where a trace begins, the --min-duration filter, and stats mode's
  * in-kernel aggregates. Every branch tests a rodata constant, so in plain
  * trace mode the verifier drops all of it.

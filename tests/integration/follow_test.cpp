@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Following (issue 4): threads and processes that appear after attach
+// Following: threads and processes that appear after attach
 // (--follow-children, --binary) and a library loaded with dlopen after
 // attach. Exact span counts, per process.
 #include "harness.hpp"

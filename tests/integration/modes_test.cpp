@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The three modes (issue 4) end to end: stats mode's in-kernel histograms
+// The three modes end to end: stats mode's in-kernel histograms
 // count exactly what the programs count themselves, sample mode keeps or
 // drops whole traces, --min-duration and --max-spans-per-second leave out
 // what they should and say how much.

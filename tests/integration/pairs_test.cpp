@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// --span and --usdt (issue 4): spans from USDT probes that programs already
+// --span and --usdt: spans from USDT probes that programs already
 // ship. The third-party program is Debian's own python3.11, whose
 // python:function__entry/function__return probes (semaphore-gated) become
 // spans named by the function (a string argument).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Target for the following tests (issue 4): processes and threads that
+// Target for the following tests: processes and threads that
 // appear after kernspan attached.
 //
 // Prints "ready", waits for SIGUSR1 (unless --no-wait), then:

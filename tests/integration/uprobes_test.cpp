@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Function uprobes (issue 4) end to end: testprog_uprobes counts its own
+// Function uprobes end to end: testprog_uprobes counts its own
 // calls, kernspan turns every entry/return pair into a span, and the counts
 // must agree exactly.
 #include "harness.hpp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The userspace halves of the modes (issue 4): quantiles from the kernel's
+// The userspace halves of the modes: quantiles from the kernel's
 // log2 histograms, --min-duration parsing, the --max-spans-per-second
 // bucket, and stats-mode aggregates in the summary and /metrics.
 #include "core/histogram.hpp"

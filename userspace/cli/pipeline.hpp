@@ -31,10 +31,10 @@ struct PipelineOptions {
   bool bench_floor_clock = false;  // hidden --bench-floor-clock (Plan::bench_floor_work)
   bool bench_floor_record = false; // hidden --bench-floor-record (Plan::bench_floor_work)
   bool raw_tp = false;             // --raw-tp (tests of the fallback variant)
-  FunctionOptions functions;       // --uprobe (issue 4)
-  std::vector<std::string> spans;  // --span (issue 4)
-  std::vector<std::string> usdts;  // --usdt (issue 4)
-  // Modes (issue 4): --mode, --sample-rate, --min-duration,
+  FunctionOptions functions;       // --uprobe
+  std::vector<std::string> spans;  // --span
+  std::vector<std::string> usdts;  // --usdt
+  // Modes: --mode, --sample-rate, --min-duration,
   // --max-spans-per-second (0: no limit).
   std::string mode = "trace";
   double sample_rate = 0; // 0: not given

@@ -889,7 +889,7 @@ struct Collector::Impl {
     return u.program.empty() ? u.name == "span_end" : u.program != "pair_begin";
   }
 
-  // --span configuration, written after load (issue 4).
+  // --span configuration, written after load.
   void configure_pairs() {
     if (plan.pairs.size() > KS_MAX_PAIRS || plan.counted.size() > KS_MAX_USDT_COUNTS) {
       throw CollectError("too many --span/--usdt (at most " + std::to_string(KS_MAX_PAIRS) +
@@ -1193,7 +1193,7 @@ struct Collector::Impl {
     }
   }
 
-  // --- Following (issue 4): a target set that grows -----------------------
+  // --- Following: a target set that grows -----------------------
 
   void configure_following() {
     const Following &f = plan.follow;

@@ -55,7 +55,7 @@ struct FunctionProbe {
   uint32_t nargs = 0;
 };
 
-// What the kernel sends (issue 4, "Three modes"): every span, whole traces
+// What the kernel sends: every span, whole traces
 // kept at sample_rate, or no records at all but per-span aggregates.
 enum class Mode { kTrace, kSample, kStats };
 // Processes that join the trace while it runs. Any of these makes the
@@ -79,7 +79,7 @@ struct Following {
 struct Plan {
   std::vector<pid_t> tgids;             // processes to watch (filtered in the kernel)
   std::vector<UsdtAttach> usdt;         // where to attach
-  std::vector<UprobeAttach> uprobes;    // function uprobes (issue 4)
+  std::vector<UprobeAttach> uprobes;    // function uprobes
   std::vector<FunctionProbe> functions; // indexed by probe id
   std::vector<probe::SpanSpec> pairs;   // --span, indexed by pair id
   std::vector<std::string> counted;     // --usdt "provider:name", by counter index

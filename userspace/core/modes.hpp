@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Pieces of the span modes (issue 4) that need no kernel: durations as the
+// Pieces of the span modes that need no kernel: durations as the
 // user writes them, and the --max-spans-per-second token bucket.
 #pragma once
 
