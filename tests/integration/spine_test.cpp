@@ -17,10 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string>
-    kKeys = {"name",          "trace_id", "span_id", "parent_span_id", "start_unix_nano",
-             "end_unix_nano", "tgid",     "tid",     "thread",         "attributes",
-             "costs"}; // kernspan trace measures costs by default
+const std::set<std::string> kKeys = {
+    "name", "trace_id", "span_id",    "parent_span_id", "start_unix_nano", "end_unix_nano", "tgid",
+    "tid",  "thread",   "attributes", "costs"}; // kernspan trace measures costs by default
 
 uint64_t now_unix_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
