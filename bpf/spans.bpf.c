@@ -52,10 +52,13 @@ static __always_inline __u64 ks_hex(const unsigned char *s, const int n, __u64 *
  */
 static __always_inline int ks_parse_traceparent(__u64 uptr, struct ks_frame *f)
 {
-	unsigned char tp[KS_TRACEPARENT_LEN] = {};
+	/* One byte past the flags: version 00 ends there ('\0'); a later
+	 * version may go on behind a '-'. A shorter string may end a page:
+	 * the read then fails, and it is refused as it would be anyway. */
+	unsigned char tp[KS_TRACEPARENT_LEN + 1] = {};
 	__u64 bad = 0, version, hi, lo, parent, flags;
 
-	if (!uptr || bpf_probe_read_user(tp, KS_TRACEPARENT_LEN, (const void *)uptr))
+	if (!uptr || bpf_probe_read_user(tp, KS_TRACEPARENT_LEN + 1, (const void *)uptr))
 		return -1;
 	bad |= (__u64)(tp[2] ^ '-') | (__u64)(tp[35] ^ '-') | (__u64)(tp[52] ^ '-');
 	version = ks_hex(tp, 2, &bad);
@@ -64,6 +67,8 @@ static __always_inline int ks_parse_traceparent(__u64 uptr, struct ks_frame *f)
 	parent = ks_hex(tp + 36, 16, &bad);
 	flags = ks_hex(tp + 53, 2, &bad);
 	if (bad || version == 0xff || (!hi && !lo) || !parent)
+		return -1;
+	if (tp[KS_TRACEPARENT_LEN] && (version == 0 || tp[KS_TRACEPARENT_LEN] != '-'))
 		return -1;
 	f->trace_id_hi = hi;
 	f->trace_id_lo = lo;

@@ -127,8 +127,10 @@ KERNSPAN_DEFINE_SEMAPHORE_(span_end);
 /*
  * Begin a span that continues a trace begun elsewhere: `traceparent` is a
  * W3C Trace Context header value ("00-<trace id>-<parent id>-<flags>", in
- * lower-case hex). An invalid value (upper case included, as the spec says)
- * starts a new trace, and kernspan counts it.
+ * lower-case hex), NUL-terminated: version 00 ends at its flags, so
+ * anything after them (even a "\r\n" left from a request buffer) makes it
+ * invalid. An invalid value (upper case included, as the spec says) starts
+ * a new trace, and kernspan counts it.
  */
 #define KERNSPAN_BEGIN_REMOTE(name, traceparent)                                                   \
 	do {                                                                                       \

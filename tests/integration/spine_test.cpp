@@ -222,19 +222,23 @@ TEST(Spine, MoreThreadsThanSlotsKeepTheirStacksApart) {
   expect_no_drops(t.ks_out);
 }
 
+// A later version may carry more after the flags, behind a '-' (W3C Trace
+// Context, "Versioning of traceparent"): it is adopted like version 00.
 TEST(Spine, RemoteTraceparentIsAdopted) {
   KS_REQUIRE_ROOT();
-  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  const Traced t = trace_demo({"--requests", "5", "--traceparent", tp, "--linger-ms", "50"});
-  ASSERT_EQ(t.ks_status, 0) << t.ks_err;
-  ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 5u);
-  for (const auto &s : t.spans) {
-    EXPECT_EQ(s["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736") << s.dump();
-    if (s["name"] == "handle_request") {
-      EXPECT_EQ(s["parent_span_id"], "00f067aa0ba902b7");
-      EXPECT_EQ(s["attributes"]["kernspan.remote_parent"], true);
-    } else {
-      EXPECT_NE(s["parent_span_id"], "00f067aa0ba902b7");
+  for (const std::string tp : {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                               "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"}) {
+    const Traced t = trace_demo({"--requests", "5", "--traceparent", tp, "--linger-ms", "50"});
+    ASSERT_EQ(t.ks_status, 0) << t.ks_err;
+    ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 5u);
+    for (const auto &s : t.spans) {
+      EXPECT_EQ(s["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736") << s.dump();
+      if (s["name"] == "handle_request") {
+        EXPECT_EQ(s["parent_span_id"], "00f067aa0ba902b7");
+        EXPECT_EQ(s["attributes"]["kernspan.remote_parent"], true);
+      } else {
+        EXPECT_NE(s["parent_span_id"], "00f067aa0ba902b7");
+      }
     }
   }
 }
@@ -253,7 +257,12 @@ TEST(Spine, MalformedTraceparentStartsANewTraceAndIsCounted) {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba9/2b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0:",
         "0`-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "00-4bf92f3577b34dg6a3ce929d0e0e4736-00f067aa0ba902b7-01"}) {
+        "00-4bf92f3577b34dg6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        // version 00 ends at its flags: nothing may follow
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01garbage",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more",
+        // a later version may go on, but only behind a '-'
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x"}) {
     const Traced t = trace_demo({"--requests", "3", "--traceparent", tp, "--linger-ms", "50"});
     ASSERT_EQ(t.ks_status, 0) << t.ks_err;
     ASSERT_EQ(count_by_name(t.spans).at("handle_request"), 3u) << tp;
