@@ -307,15 +307,7 @@ private:
     // through an RCU tasks-trace grace period (~85 ms). A previous run's
     // hand-off grandchild closing its placeholders so blocked this run's
     // warm-up for up to 0.4 s. A link needs a program: two instructions.
-    const std::array<bpf_insn, 2> insns{{
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}, // r0 = 0
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                  // exit
-    }};
-    bpf_prog_load_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
-    const int prog =
-        bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ks_warmup", "GPL", insns.data(), insns.size(), &opts);
+    const int prog = load_uprobe_multi_program("ks_warmup");
     const int mfd = memfd_create("kernspan-warmup", MFD_CLOEXEC);
     const std::array<char, 16> nops{};
     if (prog >= 0 && mfd >= 0 &&

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bpf/bpf.h>
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
@@ -249,6 +248,24 @@ guard_child(int obj_fd, uint64_t size, const ProbeSite *sites, size_t n, int go,
 }
 #endif
 
+// Forks a throw-away process that runs body(go, out), which never returns,
+// with the read end of `go` and the write end of `res`; the parent keeps
+// the other two ends.
+template <typename Body> pid_t fork_helper(Pipe &go, Pipe &res, Body body) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(go.fd[1]);
+    close(res.fd[0]);
+    body(go.fd[0], res.fd[1]);
+  }
+  if (pid < 0) {
+    throw CollectError(std::string("fork: ") + std::strerror(errno));
+  }
+  go.close_end(0);
+  res.close_end(1);
+  return pid;
+}
+
 bool has_trampoline(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
   std::string line;
@@ -296,24 +313,12 @@ void SiteGuard::handed_off() {
 
 int SiteGuard::program(bool send_signal) {
   int &fd = send_signal ? signal_prog_ : noop_prog_;
-  if (fd >= 0) {
-    return fd;
-  }
-  std::vector<bpf_insn> insns;
-  if (send_signal) {
-    insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, SIGUSR1});
-    insns.push_back({BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_send_signal_thread});
-  }
-  insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0});
-  insns.push_back({BPF_JMP | BPF_EXIT, 0, 0, 0, 0});
-  bpf_prog_load_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
-  fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, send_signal ? "ks_site_guard" : "ks_site_test", "GPL",
-                     insns.data(), insns.size(), &opts);
   if (fd < 0) {
-    throw CollectError(std::string("cannot load the probe-site guard program: ") +
-                       std::strerror(-fd));
+    fd = load_uprobe_multi_program(send_signal ? "ks_site_guard" : "ks_site_test", send_signal);
+    if (fd < 0) {
+      throw CollectError(std::string("cannot load the probe-site guard program: ") +
+                         std::strerror(-fd));
+    }
   }
   return fd;
 }
@@ -339,18 +344,8 @@ NopSiteBehaviour SiteGuard::behaviour() {
     }
     Pipe go;
     Pipe res;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      close(go.fd[1]);
-      close(res.fd[0]);
-      test_child(go.fd[0], res.fd[1]);
-    }
-    if (pid < 0) {
-      throw CollectError(std::string("fork: ") + std::strerror(errno));
-    }
+    const pid_t pid = fork_helper(go, res, test_child);
     Child t(pid);
-    go.close_end(0);
-    res.close_end(1);
     const std::array<uint64_t, 1> offsets{offset};
     const std::array<uint64_t, 1> cookies{0};
     const int link = uprobe_multi_link(program(false), path, offsets, cookies, false, pid);
@@ -443,19 +438,15 @@ void SiteGuard::guard(const std::string &object, int fd, const std::vector<Probe
   const int prog = program(true);
   Pipe go;
   Pipe res;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(go.fd[1]);
-    close(res.fd[0]);
-    guard_child(fd, static_cast<uint64_t>(st.st_size), sites.data(), sites.size(), go.fd[0],
-                res.fd[1]);
-  }
-  if (pid < 0) {
-    throw fail(std::string("fork: ") + std::strerror(errno));
+  pid_t pid = -1;
+  try {
+    pid = fork_helper(go, res, [&](int in, int out) {
+      guard_child(fd, static_cast<uint64_t>(st.st_size), sites.data(), sites.size(), in, out);
+    });
+  } catch (const CollectError &e) {
+    throw fail(e.what());
   }
   Child c(pid);
-  go.close_end(0);
-  res.close_end(1);
   if (read_byte(res.fd[0], kTimeoutMs) != 'r') {
     throw fail("the helper process could not map the object");
   }

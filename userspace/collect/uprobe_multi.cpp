@@ -12,6 +12,7 @@
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <vector>
 
 namespace kernspan::collect {
 namespace {
@@ -64,17 +65,25 @@ int uprobe_multi_link(int prog_fd, const std::string &path, std::span<const uint
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
+int load_uprobe_multi_program(const char *name, bool send_sigusr1) {
+  std::vector<bpf_insn> insns;
+  if (send_sigusr1) {
+    insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, SIGUSR1}); // r1 = SIGUSR1
+    insns.push_back({BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_send_signal_thread});
+  }
+  insns.push_back({BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}); // r0 = 0
+  insns.push_back({BPF_JMP | BPF_EXIT, 0, 0, 0, 0});                  // exit
+  bpf_prog_load_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
+  const int fd =
+      bpf_prog_load(BPF_PROG_TYPE_KPROBE, name, "GPL", insns.data(), insns.size(), &opts);
+  return fd < 0 ? -errno : fd;
+}
+
 bool multi_uprobe_links_supported() {
   static const bool supported = [] {
-    const std::array<bpf_insn, 2> insns{{
-        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0}, // r0 = 0
-        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},                  // exit
-    }};
-    bpf_prog_load_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.expected_attach_type = static_cast<bpf_attach_type>(kAttachUprobeMulti);
-    const int prog =
-        bpf_prog_load(BPF_PROG_TYPE_KPROBE, "ks_feature", "GPL", insns.data(), insns.size(), &opts);
+    const int prog = load_uprobe_multi_program("ks_feature");
     if (prog < 0) {
       return false;
     }

@@ -18,6 +18,11 @@ namespace kernspan::collect {
 constexpr uint32_t kAttachUprobeMulti = 48; // BPF_TRACE_UPROBE_MULTI
 constexpr uint32_t kUprobeMultiReturn = 1u; // BPF_F_UPROBE_MULTI_RETURN
 
+// Loads a program for multi-uprobe links that returns 0 (placeholders,
+// feature and kernel tests), or that first sends SIGUSR1 to the thread that
+// hit the probe. Returns the program fd, or -errno.
+int load_uprobe_multi_program(const char *name, bool send_sigusr1 = false);
+
 // Whether this kernel has multi-uprobe links, found by asking it (once):
 // a program loaded for them, and a link request for a path that does not
 // exist, which such a kernel refuses with ENOENT (no link is made, so
