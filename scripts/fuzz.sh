@@ -26,16 +26,18 @@ for t in "${targets[@]}"; do
       [ -f "$f" ] && cp "$f" "$work/" || true
     done ;;
   esac
-  log=$work/log
+  seeds=()
+  [ -d "tests/fuzz/corpus/$t" ] && seeds=("tests/fuzz/corpus/$t")
+  log=$(mktemp)
   if ! "$BUILD_DIR/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 \
     -artifact_prefix="$BUILD_DIR/artifacts/$t-" -print_final_stats=1 \
-    "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+    "$work" "${seeds[@]}" >"$log" 2>&1; then
     tail -40 "$log" >&2
     echo "fuzz: $t FAILED (input in $BUILD_DIR/artifacts/)" >&2
-    rm -rf "$work"
+    rm -rf "$work" "$log"
     exit 1
   fi
   runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
   echo "fuzz: $t clean, ${runs:-?} runs in ${SECS} s"
-  rm -rf "$work"
+  rm -rf "$work" "$log"
 done
