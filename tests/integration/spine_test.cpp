@@ -276,6 +276,24 @@ TEST(Spine, MalformedTraceparentStartsANewTraceAndIsCounted) {
   }
 }
 
+// Each span-stack drop counter, triggered a known number of times by the
+// program (testprog_drops.cpp), is shown with exactly that count, and the
+// spans that remain are all there.
+TEST(Spine, SpanStackDropCountersCountExactly) {
+  KS_REQUIRE_ROOT();
+  const std::string out = temp_path("drops.jsonl");
+  const ReadyRun r = trace_ready({DROPS_BIN}, {"-o", out, "-q"});
+  ASSERT_TRUE(r.attached) << r.ks_err;
+  ASSERT_EQ(r.prog_status, 0);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
+  const auto counts = count_by_name(read_jsonl(out));
+  EXPECT_EQ(counts, (std::map<std::string, size_t>{{"deep", 32}, {"outer", 3}, {"a", 2}}));
+  for (const std::string d : {"span_stack_overflow=8 ", "unmatched_end=7 ", "mismatched_end=3 ",
+                              "ringbuf_full=0 ", "incomplete_span=0 "}) {
+    EXPECT_NE(r.ks_out.find(d), std::string::npos) << d << "\n" << r.ks_out;
+  }
+}
+
 TEST(Spine, ThreadExitReportsOpenSpansAsIncomplete) {
   KS_REQUIRE_ROOT();
   const std::string out = temp_path("exit.jsonl");
