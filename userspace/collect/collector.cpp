@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/collector.hpp"
 
+#include "collect/features.hpp"
 #include "collect/pairs.hpp"
+#include "collect/programs.hpp"
 #include "collect/records.hpp"
 #include "collect/site_guard.hpp"
 #include "collect/uprobe_multi.hpp"
@@ -409,6 +411,7 @@ struct Collector::Impl {
   double detach_ms = 0;
   bool detached = false;
   std::string variant;
+  Features features; // what this kernel can do, probed once at load
   int stop_fd = -1;
   int epoll_fd = -1;
   std::vector<int> pidfds;               // one per target; -1 once it exited
@@ -668,9 +671,9 @@ struct Collector::Impl {
     (*on_span)(std::move(fn->span));
   }
 
-  // With send_start, the retransmit sender is noted where a TCP send begins
-  // (tp_btf/tcp_sendmsg_locked, Linux 6.16+); load() tries without it next.
-  bool open_and_load(bool use_tp_btf, bool send_start) {
+  // With the variant and programs `features` choose; false if the tp_btf
+  // variant failed to load (load() then tries raw_tp).
+  bool open_and_load() {
     skel = ks_kernspan__open();
     if (skel == nullptr) {
       throw CollectError("cannot open the BPF object: " + errstr(errno));
@@ -700,32 +703,23 @@ struct Collector::Impl {
       throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
                          " rejected: use a power of two (" + errstr(err) + ")");
     }
-    // Load only what the plan attaches: each program costs verifier time.
-    for (bpf_program *p :
-         {skel->progs.span_begin_m, skel->progs.span_begin_remote_m, skel->progs.span_end_m}) {
-      bpf_program__set_expected_attach_type(p, static_cast<bpf_attach_type>(kAttachUprobeMulti));
-    }
-    for (bpf_program *p :
-         {skel->progs.span_begin, skel->progs.span_begin_usdt, skel->progs.span_begin_remote,
-          skel->progs.span_begin_remote_usdt, skel->progs.span_end, skel->progs.span_end_usdt,
-          skel->progs.span_begin_m, skel->progs.span_begin_remote_m, skel->progs.span_end_m}) {
-      bool used = false;
-      for (const auto &u : plan.usdt) {
-        used = used || program_for(skel, u, plan.bench_span_floor) == p;
+    // Load only what the plan attaches (each program costs verifier time):
+    // the program table says which.
+    bpf_program *prog = nullptr;
+    bpf_object__for_each_program(prog, skel->obj) {
+      const Program *row = find_program(bpf_program__name(prog));
+      if (row == nullptr) {
+        throw CollectError(std::string("BPF program ") + bpf_program__name(prog) +
+                           " has no row in the program table");
       }
-      // Objects found later that need another one load it then (loaded()).
-      bpf_program__set_autoload(p, used);
-    }
-    // Function uprobes only when asked for: older kernels reject the
-    // multi-uprobe attach type at load.
-    // USDT pairs and counters likewise: pair_end alone takes the verifier
-    // tens of milliseconds.
-    for (bpf_program *p : {skel->progs.pair_begin, skel->progs.pair_end, skel->progs.usdt_count}) {
-      bool used = false;
-      for (const auto &u : plan.usdt) {
-        used = used || u.program == bpf_program__name(p);
+      bpf_program__set_autoload(prog, row->wanted(plan, features));
+      if (row->attach == AttachKind::kMultiUprobe) {
+        bpf_program__set_expected_attach_type(prog,
+                                              static_cast<bpf_attach_type>(kAttachUprobeMulti));
       }
-      bpf_program__set_autoload(p, used);
+      if (row->attach == AttachKind::kIterator) {
+        bpf_program__set_autoattach(prog, false); // per target, when read
+      }
     }
     // The table of async spans in flight is preallocated (16384 x ~400
     // bytes, ~4 ms of start-up to zero): one entry unless a --span pairs
@@ -735,54 +729,16 @@ struct Collector::Impl {
     if (!async) {
       bpf_map__set_max_entries(skel->maps.async_spans, 1);
     }
-    bpf_program__set_autoload(skel->progs.floor_span_m, plan.bench_span_floor);
-    bpf_program__set_autoload(skel->progs.floor_span_usdt, plan.bench_span_floor);
     skel->rodata->targ_floor_clock = plan.bench_floor_work;
-    bpf_program__set_expected_attach_type(skel->progs.floor_span_m,
-                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
-    const bool fns = !plan.uprobes.empty() || plan.follow.load_function_programs;
-    bpf_program__set_autoload(skel->progs.fn_entry, fns);
-    bpf_program__set_autoload(skel->progs.fn_return, fns);
-    bpf_program__set_expected_attach_type(skel->progs.fn_entry,
-                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
-    bpf_program__set_expected_attach_type(skel->progs.fn_return,
-                                          static_cast<bpf_attach_type>(kAttachUprobeMulti));
-    bpf_program__set_autoload(skel->progs.thread_exit, use_tp_btf);
-    bpf_program__set_autoload(skel->progs.thread_exit_raw, !use_tp_btf);
+    const bool use_tp_btf = features.tp_btf;
     // raw_tp cannot reach another task's storage: without task_rename,
     // every record carries its comm.
-    bpf_program__set_autoload(skel->progs.task_rename, use_tp_btf);
     skel->rodata->targ_comm_once = use_tp_btf ? 1 : 0;
-    // Cost programs: the tp_btf sched_switch reaches any task's storage;
-    // its raw_tp twin parks switch-ins per CPU.
-    bpf_program__set_autoload(skel->progs.sched_switch, plan.costs && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sched_switch_raw, plan.costs && !use_tp_btf);
     skel->rodata->targ_sched_clock = plan.costs && use_tp_btf ? 1 : 0;
-    // Syscall and socket programs; not in the scheduler-only bench variant.
-    const bool io = plan.costs && !plan.bench_sched_only;
-    for (auto *p : {skel->progs.sys_enter, skel->progs.sock_recv}) {
-      bpf_program__set_autoload(p, io);
-    }
-    bpf_program__set_autoload(skel->progs.sys_exit_btf, io && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.sys_exit, io && !use_tp_btf);
-    // Socket senders are remembered (for retransmits) only with tp_btf.
-    const bool retrans = io && use_tp_btf;
-    bpf_program__set_autoload(skel->progs.sock_send, io && !retrans);
-    bpf_program__set_autoload(skel->progs.sock_send_btf, retrans);
-    bpf_program__set_autoload(skel->progs.tcp_retransmit, retrans);
-    bpf_program__set_autoload(skel->progs.tcp_send_start, retrans && send_start);
-    skel->rodata->targ_sender_at_start = retrans && send_start ? 1 : 0;
-    bpf_program__set_autoload(skel->progs.dump_threads, plan.threads && use_tp_btf);
-    bpf_program__set_autoload(skel->progs.floor_sched_switch, plan.bench_floor);
-    for (auto *p : {skel->progs.floor_sys_enter, skel->progs.floor_sys_exit}) {
-      bpf_program__set_autoload(p, plan.bench_floor && !plan.bench_sched_only);
-    }
-    bpf_program__set_autoattach(skel->progs.dump_threads, false); // per target, in threads()
-    // --span-timeout: an iterator run each tick (needs BTF, as tp_btf does).
-    bpf_program__set_autoload(skel->progs.expire_spans, plan.span_timeout_ns != 0 && use_tp_btf);
-    bpf_program__set_autoattach(skel->progs.expire_spans, false);
+    skel->rodata->targ_sender_at_start =
+        find_program("tcp_send_start")->wanted(plan, features) ? 1 : 0;
     skel->rodata->targ_span_timeout_ns = plan.span_timeout_ns;
-    g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
+    g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed tp_btf load falls back to raw_tp
     // With -v: the verifier's statistics per program (BPF_LOG_STATS).
     std::map<std::string, std::vector<char>> stats_logs;
     if (g_verbose) {
@@ -850,19 +806,16 @@ struct Collector::Impl {
     if (plan.threads && plan.force_raw_tp) {
       throw CollectError("the per-thread view needs tp_btf/iterator support");
     }
-    const bool send_start = plan.costs && !plan.bench_sched_only;
-    bool loaded = false;
-    if (!plan.force_raw_tp) {
-      loaded = open_and_load(true, send_start);
-      if (!loaded && send_start) {
-        spdlog::debug("no tcp_sendmsg_locked tracepoint (Linux < 6.16?): retransmit senders are "
-                      "noted when their send returns");
-        loaded = open_and_load(true, false);
-      }
+    const auto t0 = Clock::now();
+    features = probe_features(plan.force_raw_tp);
+    spdlog::debug("kernel: {} (probed in {:.1f} ms)", features.describe(),
+                  std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (features.tp_btf && !open_and_load()) {
+      features.tp_btf = false; // the probe passed, the real programs did not
     }
-    if (!loaded) {
+    if (!features.tp_btf) {
       spdlog::debug("tp_btf unavailable, using raw_tp");
-      open_and_load(false, false);
+      open_and_load();
     }
     configure_pairs();
     for (pid_t t : plan.tgids) {
@@ -875,10 +828,6 @@ struct Collector::Impl {
                            " to the target set: " + errstr(err));
       }
     }
-  }
-
-  static bool is_end(const UsdtAttach &u) {
-    return u.program.empty() ? u.name == "span_end" : u.program != "pair_begin";
   }
 
   // --span configuration, written after load.
@@ -894,15 +843,6 @@ struct Collector::Impl {
         throw CollectError("cannot configure --span " + std::to_string(i) + ": " + errstr(err));
       }
     }
-  }
-
-  // The program for a USDT probe: a named one (--span, --usdt), else for
-  // kernspan's own probes the register-reading one where every site passes
-  // its arguments in registers, else libbpf's generic.
-  // Kernel's own probes with known sites go through multi-uprobe links
-  // (Linux 6.6+), others through libbpf's USDT attach.
-  static bool use_multi(const UsdtAttach &u) {
-    return u.regs && u.program.empty() && !u.site_offsets.empty() && multi_uprobe_links_supported();
   }
 
   // `p`, loaded: a span program no object had at start (a library
@@ -953,26 +893,10 @@ struct Collector::Impl {
     return want;
   }
 
-  static bpf_program *program_for(const ks_kernspan *sk, const UsdtAttach &u, bool floor) {
-    if (!u.program.empty()) {
-      return bpf_object__find_program_by_name(sk->obj, u.program.c_str());
-    }
-    const bool multi = use_multi(u);
-    if (floor) {
-      return multi ? sk->progs.floor_span_m : sk->progs.floor_span_usdt;
-    }
-    if (u.name == "span_begin") {
-      return multi ? sk->progs.span_begin_m
-                   : (u.regs ? sk->progs.span_begin : sk->progs.span_begin_usdt);
-    }
-    if (u.name == "span_begin_remote") {
-      return multi ? sk->progs.span_begin_remote_m
-                   : (u.regs ? sk->progs.span_begin_remote : sk->progs.span_begin_remote_usdt);
-    }
-    if (u.name == "span_end") {
-      return multi ? sk->progs.span_end_m : (u.regs ? sk->progs.span_end : sk->progs.span_end_usdt);
-    }
-    return nullptr;
+  // The program for a USDT probe (programs.hpp's usdt_program), or nullptr.
+  [[nodiscard]] bpf_program *program_for(const UsdtAttach &u) const {
+    const char *name = usdt_program(u, plan.bench_span_floor, features);
+    return name == nullptr ? nullptr : bpf_object__find_program_by_name(skel->obj, name);
   }
 
   void attach() {
@@ -1090,11 +1014,11 @@ struct Collector::Impl {
     }
     for (const auto *up : order) {
       const UsdtAttach &u = *up;
-      bpf_program *prog = loaded(program_for(skel, u, plan.bench_span_floor));
+      bpf_program *prog = loaded(program_for(u));
       if (prog == nullptr) {
         throw CollectError("no BPF program for USDT probe " + u.provider + ":" + u.name);
       }
-      if (use_multi(u)) {
+      if (use_multi(u, features)) {
         const std::vector<uint64_t> cookies(u.site_offsets.size(), 0);
         const bool any_sema = std::any_of(u.semaphore_offsets.begin(), u.semaphore_offsets.end(),
                                           [](uint64_t o) { return o != 0; });
@@ -1605,7 +1529,7 @@ uint64_t Collector::records() const {
 size_t Collector::attached() const {
   size_t n = impl_->links.size() + impl_->begin_links.size();
   for (const auto &u : impl_->plan.usdt) {
-    n += Impl::use_multi(u) ? 1 : 0; // a probe's sites in one multi-uprobe link
+    n += use_multi(u, impl_->features) ? 1 : 0; // a probe's sites in one multi-uprobe link
   }
   for (const auto &u : impl_->plan.uprobes) {
     n += 2 * u.sites.size(); // an entry and a return uprobe each
