@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -87,6 +88,8 @@ std::unique_ptr<Collector> Collector::start(const Plan &plan) {
   impl->plan = plan;
   impl->namer.set_follow_children(plan.follow.children);
   const auto t0 = Clock::now();
+  // The kernel's features (a few ms) are found while the object opens.
+  impl->pending_features = std::async(std::launch::async, probe_features, plan.force_raw_tp);
   impl->warmup.start();
   impl->load();
   spdlog::debug("open and load took {:.1f} ms",

@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -41,6 +42,8 @@ struct Collector::Impl {
 
   Plan plan;
   Features features; // what this kernel can do, probed once at load
+  // The probe, run while the object opens (started by Collector::start).
+  std::future<Features> pending_features;
   ks_kernspan *skel = nullptr;
   ring_buffer *rb = nullptr;
   std::vector<ks_kernspan *> late; // programs loaded after the start (loaded())

@@ -53,6 +53,12 @@ bool Collector::Impl::open_and_load() {
     throw CollectError("ring buffer size " + std::to_string(plan.ringbuf_bytes) +
                        " rejected: use a power of two (" + errstr(err) + ")");
   }
+  if (pending_features.valid()) { // the first open: what the probe found
+    const auto t0 = Clock::now();
+    features = pending_features.get();
+    spdlog::debug("kernel: {} (waited {:.1f} ms for the probe)", features.describe(),
+                  std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
   // Load only what the plan attaches (each program costs verifier time):
   // the program table says which.
   bpf_program *prog = nullptr;
@@ -155,16 +161,16 @@ void Collector::Impl::load() {
   if (plan.threads && plan.force_raw_tp) {
     throw CollectError("the per-thread view needs tp_btf/iterator support");
   }
-  const auto t0 = Clock::now();
-  features = probe_features(plan.force_raw_tp);
-  spdlog::debug("kernel: {} (probed in {:.1f} ms)", features.describe(),
-                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  if (features.tp_btf && !open_and_load()) {
-    features.tp_btf = false; // the probe passed, the real programs did not
+  if (!pending_features.valid()) { // start() probes while the object opens; else now
+    pending_features = std::async(std::launch::deferred, probe_features, plan.force_raw_tp);
   }
-  if (!features.tp_btf) {
+  const bool loaded = open_and_load();
+  if (!loaded || !features.tp_btf) {
+    features.tp_btf = false; // if !loaded: the probe passed, the real programs did not
     spdlog::debug("tp_btf unavailable, using raw_tp");
-    open_and_load();
+    if (!loaded) {
+      open_and_load();
+    }
   }
   configure_pairs();
   for (pid_t t : plan.tgids) {
