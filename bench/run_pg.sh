@@ -11,7 +11,9 @@
 #
 #   bench/run_pg.sh [--rounds N] [--seconds T] [--clients C] [--scale S]
 #
-# Environment: KERNSPAN (default build/kernspan), BPFTRACE (bpftrace).
+# Environment: KERNSPAN (default build/kernspan), BPFTRACE (bpftrace),
+# KERNSPAN_B (a second kernspan, e.g. main's: its rows, marked B, are
+# interleaved with the first one's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=5 SECONDS_PER=10 CLIENTS=2 SCALE=10
@@ -56,6 +58,8 @@ configs=(untraced bt_count bt_hist ks_trace ks_nocosts ks_stats)
 if "$KERNSPAN" trace --help 2>/dev/null | grep -q 'sql('; then
   configs+=(ks_sql)
 fi
+KERNSPAN_B=${KERNSPAN_B:+$(readlink -f "$KERNSPAN_B")}
+[ -z "$KERNSPAN_B" ] || configs+=(B_ks_trace B_ks_nocosts B_ks_stats)
 
 pgbench_tps() {
   as_pg pgbench -h "$D" -S -c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_PER" postgres 2>/dev/null |
@@ -72,7 +76,8 @@ wait_for() {
 }
 
 run_one() { # config -> "tps [ks_cpu_s spans drops rss_kb]"
-  local c=$1 log=$D/tracer.log tm=$D/time.txt
+  local c=$1 log=$D/tracer.log tm=$D/time.txt ks=$KERNSPAN
+  case $c in B_*) ks=$KERNSPAN_B c=${c#B_} ;; esac
   : >"$log"
   case $c in
   untraced)
@@ -97,7 +102,7 @@ run_one() { # config -> "tps [ks_cpu_s spans drops rss_kb]"
   ks_stats) args+=(--mode stats) ;;
   ks_sql) args=(trace --binary "$PG" --span "$SPAN,name=sql(arg0)" -o "$D/q.jsonl") ;;
   esac
-  /usr/bin/time -f "%U %S %M" -o "$tm" "$KERNSPAN" "${args[@]}" -q >"$D/ks.out" 2>"$log" &
+  /usr/bin/time -f "%U %S %M" -o "$tm" "$ks" "${args[@]}" -q >"$D/ks.out" 2>"$log" &
   local pid=$!
   wait_for "$log" attached
   local tps
@@ -120,7 +125,7 @@ for r in $(seq "$ROUNDS"); do
   echo "run_pg: round $r of $ROUNDS done" >&2
 done
 
-python3 - "$results" "$ROUNDS" "$SECONDS_PER" "$CLIENTS" "$SCALE" "$KERNSPAN" <<'EOF'
+python3 - "$results" "$ROUNDS" "$SECONDS_PER" "$CLIENTS" "$SCALE" "$KERNSPAN" "$KERNSPAN_B" <<'EOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -128,7 +133,8 @@ for line in open(sys.argv[1]):
     if len(f) >= 2 and f[1] not in ("", "0"):
         rows.setdefault(f[0], []).append(f[1:])
 print(f"# pgbench -S -c {sys.argv[4]} -j {sys.argv[4]} -T {sys.argv[3]}, scale {sys.argv[5]}, "
-      f"{sys.argv[2]} interleaved rounds; kernspan: {sys.argv[6]}")
+      f"{sys.argv[2]} interleaved rounds; kernspan: {sys.argv[6]}"
+      + (f", B: {sys.argv[7]}" if sys.argv[7] else ""))
 print("| configuration | TPS median (min-max) | vs untraced | kernspan CPU/span | spans/run | drops | peak RSS |")
 print("|---|---|---|---|---|---|---|")
 base = statistics.median(float(r[0]) for r in rows["untraced"])
@@ -139,13 +145,14 @@ for c, rs in rows.items():
     tps = [float(r[0]) for r in rs]
     med = statistics.median(tps)
     extra = ["", "", "", ""]
-    if c.startswith("ks_") and all(len(r) >= 5 for r in rs):
+    if "ks_" in c and all(len(r) >= 5 for r in rs):
         cpu = statistics.median(float(r[1]) for r in rs)
         spans = statistics.median(float(r[2]) for r in rs)
         drops = max(int(r[3]) for r in rs)
         rss = max(int(r[4]) for r in rs)
         extra = [f"{cpu / spans * 1e6:.2f} us" if spans else "-", f"{spans:.0f}", str(drops),
                  f"{rss / 1024:.0f} MiB"]
-    print(f"| {names.get(c, c)} | {med:.0f} ({min(tps):.0f}-{max(tps):.0f}) | {med / base:.3f} | "
+    name = names.get(c.removeprefix("B_"), c) + (" (B)" if c.startswith("B_") else "")
+    print(f"| {name} | {med:.0f} ({min(tps):.0f}-{max(tps):.0f}) | {med / base:.3f} | "
           + " | ".join(extra) + " |")
 EOF

@@ -24,6 +24,9 @@
  * timed here: it is the kernel's own figure, read when asked (ks_cur_cpu).
  *
  * The tp_btf sched_switch reads no clock on most runs: see ks_cost_clock.
+ *
+ * Only while a span is open, unless something reads the running totals
+ * (targ_thread_totals): see ks_counted.
  */
 #define __KERNSPAN_BPF__
 #include "vmlinux.h"
@@ -37,19 +40,90 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
- * The cost programs' "is this thread the target's?": the tgid compare alone
- * (targ_tgid is read-only data, a constant to the verifier), so a thread
- * of another process touches no memory but its own task. Unlike the span
- * programs they do not check ks_paused: they only update task storage and
- * emit nothing, so running on while userspace detaches is harmless, and
- * the check cost a page of .bss on the first program after each kernel
- * entry.
+ * The cost programs' "is this thread the target's?": for a single target
+ * the tgid compare alone (targ_tgid is read-only data, a constant to the
+ * verifier), so a thread of another process touches no memory but its own
+ * task; processes followed since (targ_dynamic) are in `targets`, as for
+ * ks_is_target. Unlike the span programs they do not check ks_paused: they
+ * only update task storage and emit nothing, so running on while userspace
+ * detaches is harmless, and the check cost a page of .bss on the first
+ * program after each kernel entry.
  */
 static __always_inline bool ks_cost_target(__u32 tgid)
 {
-	if (targ_tgid)
-		return tgid == targ_tgid;
+	if (targ_tgid) {
+		if (tgid == targ_tgid)
+			return true;
+		if (!targ_dynamic)
+			return false;
+	}
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/*
+ * Whether `task`'s counters are kept now: its state if so, else NULL. For
+ * the current task, `slot` this CPU's (NULL with targ_thread_totals).
+ *
+ * With targ_thread_totals, every event of every target thread is counted,
+ * into state made on its first one. Without, only spans read the counters,
+ * as differences between a span's begin and its end. Both run on CPU, in
+ * user mode, in the thread: no syscall is in progress then, and no off-CPU
+ * piece (one ends at a switch-in, before the thread runs again, and is split
+ * lazily, at the latest by the begin's or end's own snapshot). So nothing a
+ * thread does with no span open can reach a span, and it is not counted:
+ * in a server, most syscalls and switches happen between requests. The
+ * question is asked before any clock read, through this CPU's `watch` flag:
+ * a switch-in sets it for a target thread, a span begin sets it (ks_watch_open,
+ * so a thread with a span open always has it set), and the thread's first
+ * event with no span open clears it again. Until the next switch-in, its
+ * events then cost one per-CPU load.
+ *
+ * An end that takes no snapshot (sampled out, too short, ring buffer full)
+ * may leave an off-CPU piece unsplit at depth 0. It is dropped here, at the
+ * thread's next event, before a later switch-in could close it with the wrong
+ * time; what it held reaches the next begin as unaccounted time, in that
+ * span's base (ks_costs_at), not in the span.
+ */
+static __always_inline struct ks_thread *ks_counted_of(struct ks_cpu_slot *slot,
+						       struct task_struct *task)
+{
+	struct ks_thread *t;
+
+	if (targ_thread_totals) {
+		if (!ks_cost_target(task->tgid))
+			return NULL;
+		t = ks_thread_of(task, true);
+		if (!t)
+			ks_count_drop(KS_DROP_NO_STORAGE);
+		return t;
+	}
+	if (!slot || !slot->watch)
+		return NULL;
+	t = ks_thread_of(task, false);
+	if (t && t->depth)
+		return t;
+	slot->watch = 0;
+	if (t && t->offcpu_since) {
+		t->offcpu_since = 0;
+		t->off_reason = KS_OFF_NONE;
+	}
+	return NULL;
+}
+
+/* ks_counted_of for the current thread, asked first in every program that
+ * runs in it; *task is set when the result is not NULL. */
+static __always_inline struct ks_thread *ks_counted(struct task_struct **task)
+{
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = NULL;
+
+	if (!targ_thread_totals) {
+		slot = bpf_map_lookup_elem(&oncpu, &zero);
+		if (!slot || !slot->watch)
+			return NULL;
+	}
+	*task = bpf_get_current_task_btf();
+	return ks_counted_of(slot, *task);
 }
 
 /* include/linux/sched.h: #defines, so not in vmlinux.h */
@@ -68,14 +142,11 @@ static __always_inline __u32 ks_off_reason(bool preempt, unsigned int prev_state
 	return KS_OFF_SLEEP;
 }
 
-/* The current thread (prev, `task`) leaves the CPU at `now`. */
-static __always_inline void ks_switch_out(struct task_struct *task, __u32 tid, __u64 now,
+/* The current thread (prev, `task`, its state t) leaves the CPU at `now`. */
+static __always_inline void ks_switch_out(struct ks_thread *t, struct task_struct *task, __u64 now,
 					  __u32 reason)
 {
-	struct ks_thread *t = ks_self(task, tid, now);
-
-	if (!t)
-		return;
+	ks_sync_oncpu(t, task->pid, now);
 	t->oncpu_since = 0;
 	t->offcpu_since = now;
 	t->off_reason = reason;
@@ -96,11 +167,14 @@ static __always_inline void ks_switch_out(struct task_struct *task, __u32 tid, _
 static __always_inline void ks_switch_in(struct ks_cpu_slot *slot, __u32 tid, __u64 now)
 {
 	if (!tid) {
-		if (slot->tid)
+		if (slot->tid || slot->watch) {
 			slot->tid = 0;
+			slot->watch = 0;
+		}
 		return;
 	}
 	slot->tid = tid;
+	slot->watch = 1; /* until the thread finds it has no span open */
 	slot->since = now ? now : bpf_ktime_get_ns();
 }
 
@@ -234,13 +308,16 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	bool out = ks_cost_target(prev->tgid), in = ks_cost_target(next->tgid);
 	__u32 zero = 0;
 	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
+	struct ks_thread *out;
+	bool in;
 	__u64 now;
 
 	if (!slot)
 		return 0;
+	out = ks_counted_of(slot, prev);
+	in = ks_cost_target(next->tgid);
 	if (!out && !in) {
 		ks_switch_in(slot, 0, 0);
 		if (!slot->clk_set && ks_sched_clock_on())
@@ -250,8 +327,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	now = ks_switch_time(slot, prev); /* prev and next share this CPU's rq */
 	/* Out first: prev may take its own switch-in from the slot. */
 	if (out)
-		ks_switch_out(prev, prev->pid, now,
-			      ks_off_reason(preempt, prev_state, prev->__state));
+		ks_switch_out(out, prev, now, ks_off_reason(preempt, prev_state, prev->__state));
 	ks_switch_in(slot, in ? next->pid : 0, now);
 	return 0;
 }
@@ -260,18 +336,18 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	__u64 id;
-	struct task_struct *cur = ks_current(&id);
+	struct task_struct *cur = bpf_get_current_task_btf();
 	__u32 zero = 0;
 	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
+	struct ks_thread *out;
 	__u64 now = 0;
 
 	if (!slot)
 		return 0;
-	if (ks_cost_target(id >> 32)) {
+	out = ks_counted_of(slot, cur);
+	if (out) {
 		now = bpf_ktime_get_ns();
-		ks_switch_out(cur, (__u32)id, now,
-			      ks_off_reason(preempt, prev_state, cur->__state));
+		ks_switch_out(out, cur, now, ks_off_reason(preempt, prev_state, cur->__state));
 	}
 	ks_switch_in(slot, ks_cost_target(BPF_CORE_READ(next, tgid)) ? BPF_CORE_READ(next, pid) : 0,
 		     now);
@@ -342,21 +418,19 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 {
 	struct task_struct *task;
 	struct ks_thread *t;
-	__u64 id, now;
+	__u64 now;
 
 	if (nr == KS_NR_UPROBE || nr == KS_NR_URETPROBE || nr < 0)
 		return 0;
-	task = ks_current(&id);
-	if (!ks_cost_target(id >> 32))
-		return 0;
-	now = ks_cost_clock(bpf_ktime_get_ns());
-	t = ks_self(task, (__u32)id, now);
+	t = ks_counted(&task);
 	if (!t)
 		return 0;
 	if (nr == KS_NR_RT_SIGRETURN) {
 		t->totals.syscalls++;
 		return 0;
 	}
+	now = ks_cost_clock(bpf_ktime_get_ns());
+	ks_sync_oncpu(t, task->pid, now);
 	t->syscall_start = now;
 	t->syscall_nr = (__u32)nr;
 	return 0;
@@ -369,18 +443,18 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
  */
 static __always_inline int ks_sys_exit(long nr, long ret)
 {
-	__u64 id;
-	struct task_struct *task = ks_current(&id);
+	struct task_struct *task;
 	struct ks_thread *t;
 	__u32 kind;
 	__u64 now;
 
-	if (nr == -1 || !ks_cost_target(id >> 32))
+	if (nr == -1)
 		return 0;
-	now = ks_cost_clock(bpf_ktime_get_ns());
-	t = ks_self(task, (__u32)id, now);
+	t = ks_counted(&task);
 	if (!t || !t->syscall_start)
-		return 0; /* entered before attach */
+		return 0; /* entered before attach, or with no span open */
+	now = ks_cost_clock(bpf_ktime_get_ns());
+	ks_sync_oncpu(t, task->pid, now);
 	t->totals.syscalls++;
 	if (now > t->syscall_start)
 		t->totals.syscall_ns += now - t->syscall_start;
@@ -436,23 +510,18 @@ static __always_inline bool ks_inet_stream_or_dgram(struct sock *sk)
 	       (proto == KS_IPPROTO_TCP || proto == KS_IPPROTO_UDP);
 }
 
-static __always_inline void ks_count_tx(struct task_struct *task, __u32 tid, int ret)
-{
-	struct ks_thread *t = ks_self(task, tid, ks_cost_clock(bpf_ktime_get_ns()));
-
-	if (t)
-		t->totals.net_tx_bytes += ret;
-}
-
+/* Byte counts need no clock: the off-CPU piece, if any, is split later. */
 SEC("raw_tp/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
-	__u64 id;
-	struct task_struct *task = ks_current(&id);
+	struct task_struct *task;
+	struct ks_thread *t;
 
-	if (!ks_cost_target(id >> 32) || ret <= 0 || !ks_inet_stream_or_dgram(sk))
+	if (ret <= 0)
 		return 0;
-	ks_count_tx(task, (__u32)id, ret);
+	t = ks_counted(&task);
+	if (t && ks_inet_stream_or_dgram(sk))
+		t->totals.net_tx_bytes += ret;
 	return 0;
 }
 
@@ -508,20 +577,26 @@ static __always_inline void ks_note_sender(struct sock *sk, struct task_struct *
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send_btf, struct sock *sk, int ret, int flags)
 {
-	__u64 id;
-	struct task_struct *task = ks_current(&id);
+	struct task_struct *task;
+	struct ks_thread *t;
 	__u16 family, proto;
+	__u64 id;
 
-	if (!ks_cost_target(id >> 32) || ret <= 0)
+	if (ret <= 0)
 		return 0;
 	family = sk->__sk_common.skc_family;
 	proto = sk->sk_protocol;
 	if ((family != KS_AF_INET && family != KS_AF_INET6) ||
 	    (proto != KS_IPPROTO_TCP && proto != KS_IPPROTO_UDP))
 		return 0;
-	ks_count_tx(task, (__u32)id, ret);
-	if (proto == KS_IPPROTO_TCP && !targ_sender_at_start)
-		ks_note_sender(sk, task, id);
+	t = ks_counted(&task);
+	if (t)
+		t->totals.net_tx_bytes += ret;
+	if (proto == KS_IPPROTO_TCP && !targ_sender_at_start) {
+		task = ks_current(&id);
+		if (ks_cost_target(id >> 32))
+			ks_note_sender(sk, task, id);
+	}
 	return 0;
 }
 
@@ -572,8 +647,9 @@ int tcp_retransmit(__u64 *ctx)
 	t = task->start_time == o->start_time ? ks_thread_of(task, false) : NULL;
 	if (t)
 		__sync_fetch_and_add(&t->totals.tcp_retransmits, segs);
-	else
+	else if (targ_thread_totals || task->start_time != o->start_time)
 		ks_count_drops(KS_DROP_RETRANS_UNATTRIBUTED, segs);
+	/* else the sender never had a span open: no span to charge */
 	bpf_task_release(task);
 	return 0;
 }
@@ -581,15 +657,13 @@ int tcp_retransmit(__u64 *ctx)
 SEC("raw_tp/sock_recv_length")
 int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id;
-	struct task_struct *task = ks_current(&id);
+	struct task_struct *task;
 	struct ks_thread *t;
 
-	if (!ks_cost_target(id >> 32) || ret <= 0 || (flags & KS_MSG_PEEK) ||
-	    !ks_inet_stream_or_dgram(sk))
+	if (ret <= 0 || (flags & KS_MSG_PEEK))
 		return 0;
-	t = ks_self(task, (__u32)id, ks_cost_clock(bpf_ktime_get_ns()));
-	if (t)
+	t = ks_counted(&task);
+	if (t && ks_inet_stream_or_dgram(sk))
 		t->totals.net_rx_bytes += ret;
 	return 0;
 }

@@ -87,6 +87,7 @@ __noinline int ks_begin_costs(struct ks_thread *t, __u32 tid, __u64 now, struct 
 {
 	if (!t || !out)
 		return 0;
+	ks_watch_open();
 	ks_costs_at(t, tid, now, out);
 	return 0;
 }

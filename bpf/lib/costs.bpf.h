@@ -179,17 +179,19 @@ static __always_inline __u64 ks_cost_clock(__u64 mono)
 	return mono - slot->clk_off;
 }
 
-/* The current thread's state, created on its first event since attach. */
-static __always_inline struct ks_thread *ks_self(struct task_struct *task, __u32 tid, __u64 now)
+/*
+ * A span begins on the current thread: without targ_thread_totals its
+ * counters are kept from now on, until it has no span open again (see
+ * ks_counted in costs.bpf.c). The flag is this CPU's: a BPF program does not
+ * migrate, and the thread's next switch-in sets it wherever it runs.
+ */
+static __always_inline void ks_watch_open(void)
 {
-	struct ks_thread *t = ks_thread_of(task, true);
+	__u32 zero = 0;
+	struct ks_cpu_slot *slot = bpf_map_lookup_elem(&oncpu, &zero);
 
-	if (!t) {
-		ks_count_drop(KS_DROP_NO_STORAGE);
-		return NULL;
-	}
-	ks_sync_oncpu(t, tid, now);
-	return t;
+	if (slot && !slot->watch)
+		slot->watch = 1;
 }
 
 /*

@@ -14,6 +14,12 @@ const volatile __u32 targ_tgid __weak = 0; /* single target; 0: use `targets` */
 /* Bytes one CPU submits between forced wake-ups (see ks_rb_flags); 0: never. */
 const volatile __u64 targ_rb_wakeup __weak = 0;
 const volatile __u8 targ_costs __weak = 0; /* cost programs are loaded */
+/* Something reads the threads' running totals (the dump_threads iterator:
+ * `kernspan top`, per-thread /metrics): the cost programs count every event
+ * of every target thread. 0: only spans read the counters, as differences
+ * between a begin and an end, and a thread with no span open is not counted
+ * (see ks_counted, costs.bpf.c). */
+const volatile __u8 targ_thread_totals __weak = 0;
 /* The tp_btf sched_switch is loaded: the cost counters keep time on the
  * scheduler's clock (see ks_cost_clock). */
 const volatile __u8 targ_sched_clock __weak = 0;
@@ -96,7 +102,10 @@ struct ks_thread {
  */
 struct ks_cpu_slot {
 	__u32 tid; /* 0: not a target thread */
-	__u32 _pad;
+	/* Without targ_thread_totals: 0 when the thread running on this CPU
+	 * has no span open, or is no target; 1 when it may have one (a target
+	 * thread switched in, or one that began a span here). See ks_counted. */
+	__u32 watch;
 	__u64 since;
 	/* With targ_sched_clock (see ks_cost_clock): CLOCK_MONOTONIC minus
 	 * this CPU's scheduler clock, the smallest lately measured. */

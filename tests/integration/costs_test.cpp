@@ -3,6 +3,7 @@
 // (CPU burnt, sleep, bytes read and sent), kernspan traces it, and each
 // span's `costs` must agree with the program's own measurements.
 #include "harness.hpp"
+#include "net.hpp"
 
 #include <algorithm>
 #include <csignal>
@@ -274,6 +275,131 @@ TEST(Costs, NoCostsLeavesThemOut) {
   for (const auto &[name, s] : r.spans) {
     EXPECT_FALSE(s.contains("costs")) << s.dump();
   }
+}
+
+// testprog_costs --gaps: between its spans the worker makes 40-52 syscalls,
+// sleeps 3 ms and reads 16 KiB; the report says what it did in each span.
+// Each span carries exactly its own syscalls and bytes read, and of the
+// time off CPU its own naps alone: at least 180 us per 200 us nap (the
+// timer runs from before the thread leaves the CPU), never more than the
+// program's own clock saw from before BEGIN to after END (plus 50 us for
+// the two clocks kernspan mixes). A nap between spans (3 ms) would exceed
+// that.
+void expect_gap_spans(const json &report, const std::vector<json> &all) {
+  std::vector<json> spans;
+  for (const auto &s : all) {
+    if (s["name"] == "gap_span") {
+      spans.push_back(s);
+    }
+  }
+  ASSERT_TRUE(report.contains("spans")) << report.dump();
+  ASSERT_EQ(spans.size(), report["spans"].size());
+  std::sort(spans.begin(), spans.end(), [](const json &a, const json &b) {
+    return a["start_unix_nano"].get<uint64_t>() < b["start_unix_nano"].get<uint64_t>();
+  });
+  for (size_t i = 0; i < spans.size(); i++) {
+    const json &s = spans[i];
+    const json &did = report["spans"][i];
+    const auto wall = did["wall_ns"].get<uint64_t>();
+    const auto naps = did["sleeps"].get<uint64_t>();
+    ASSERT_TRUE(s.contains("costs")) << s.dump();
+    EXPECT_EQ(s["tid"], report["tid"]);
+    EXPECT_EQ(cost(s, "syscalls"), did["syscalls"].get<uint64_t>()) << i << ": " << s.dump();
+    EXPECT_EQ(cost(s, "read_bytes"), did["read_bytes"].get<uint64_t>()) << i << ": " << s.dump();
+    EXPECT_EQ(cost(s, "write_bytes"), 0u) << s.dump();
+    EXPECT_GE(cost(s, "offcpu_ns"), naps * 180'000) << i << ": " << s.dump();
+    EXPECT_GE(cost(s, "ctxsw_voluntary"), naps) << s.dump();
+    EXPECT_LE(cost(s, "offcpu_ns"), wall + 50'000) << i << ": " << s.dump() << did.dump();
+    EXPECT_LE(cost(s, "sleep_ns"), wall) << i << ": " << s.dump() << did.dump();
+    EXPECT_LE(cost(s, "syscall_ns"), wall + 50'000) << i << ": " << s.dump() << did.dump();
+    expect_consistent(s);
+  }
+}
+
+// With no reader of the threads' running totals, a thread with no span
+// open is not counted at all: the work between spans must still stay out of
+// them, and each span keep exactly its own.
+TEST(Costs, WorkBetweenSpansStaysOutOfThem) {
+  KS_REQUIRE_ROOT();
+  const std::string report = temp_path("gaps-report.json");
+  const std::string out = temp_path("gaps-spans.jsonl");
+  const ReadyRun r = trace_ready({COSTS_BIN, "--gaps", "--report", report}, {"-o", out, "-q"});
+  ASSERT_TRUE(r.attached) << r.ks_err;
+  ASSERT_EQ(r.prog_status, 0) << slurp(r.prog.err_path);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
+  expect_gap_spans(read_json(report), read_jsonl(out));
+}
+
+// The value of the first sample of `family` whose labels hold each of
+// `parts`; -1 if none does.
+double labelled(const std::string &metrics, const std::string &family,
+                const std::vector<std::string> &parts) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    bool all = line.rfind(family + "{", 0) == 0;
+    for (const auto &p : parts) {
+      all = all && line.find(p) != std::string::npos;
+    }
+    if (all) {
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return -1;
+}
+
+// Per-thread /metrics read the running totals: then the work between spans
+// is counted too. The worker was blocked in read() from before attach, so
+// its totals hold exactly what it did after waking: every syscall and byte
+// read the program counted, and its 60 naps of 3 ms between spans off CPU.
+// Its spans still carry exactly their own.
+TEST(Costs, ThreadTotalsCountWorkBetweenSpans) {
+  KS_REQUIRE_ROOT();
+  const std::string report = temp_path("gaps-report.json");
+  const std::string out = temp_path("gaps-spans.jsonl");
+  Proc prog = spawn({COSTS_BIN, "--gaps", "--hold", "--report", report});
+  ASSERT_TRUE(wait_for_text(prog, prog.out_path, "ready", 10000)) << slurp(prog.err_path);
+  Proc ks = spawn({KERNSPAN_BIN, "trace", "-p", std::to_string(prog.pid), "-o", out, "-q",
+                   "--prometheus", "127.0.0.1:0"});
+  const bool attached = wait_for_text(ks, ks.err_path, "attached", 20000);
+  bool done = false;
+  std::string metrics;
+  json rep;
+  if (attached) {
+    kill(prog.pid, SIGUSR1);
+    done = wait_for_text(prog, prog.out_path, "done", 60000);
+    rep = read_json(report);
+  }
+  const int port = served_port(slurp(ks.err_path));
+  const std::string tid = "tid=\"" + (done ? std::to_string(rep["tid"].get<long>()) : "") + "\"";
+  // Thread totals are read once a second: wait (bounded) for a reading
+  // after the work, while the worker is blocked again.
+  for (int i = 0; done && port > 0 && i < 100; i++) {
+    metrics = scrape(port);
+    if (labelled(metrics, "kernspan_thread_syscalls_total", {tid}) >=
+        rep["syscalls"].get<double>()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(prog.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(prog, 10000), 0) << slurp(prog.err_path);
+  EXPECT_EQ(wait_exit(ks, 10000), 0) << slurp(ks.err_path);
+  ASSERT_TRUE(attached) << slurp(ks.err_path);
+  ASSERT_TRUE(done) << slurp(prog.err_path);
+  ASSERT_GT(port, 0) << slurp(ks.err_path);
+  EXPECT_EQ(labelled(metrics, "kernspan_thread_syscalls_total", {tid}),
+            rep["syscalls"].get<double>())
+      << metrics;
+  EXPECT_EQ(labelled(metrics, "kernspan_thread_io_bytes_total", {tid, "direction=\"read\""}),
+            rep["read_bytes"].get<double>())
+      << metrics;
+  double off = 0;
+  for (const char *why : {"runq", "io", "sleep"}) {
+    off += labelled(metrics, "kernspan_thread_offcpu_seconds_total",
+                    {tid, std::string("reason=\"") + why + "\""});
+  }
+  EXPECT_GE(off, 60 * 2.9e-3) << metrics;
+  expect_gap_spans(rep, read_jsonl(out));
 }
 
 // What the kernel says about one thread: schedstat (on-CPU ns, run-queue

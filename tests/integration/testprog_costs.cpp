@@ -42,6 +42,17 @@
 // /dev/zero and writes 1 MiB to /dev/null in 64 KiB calls, and blocks again;
 // "done" is then printed, and the program waits for SIGTERM. Tests compare
 // `kernspan top` with /proc/PID/task/TID/{schedstat,io} around the work.
+//
+// With --gaps --report FILE one worker thread blocks in read() ("ready TID"
+// is printed once it does) until SIGUSR1 and a tracer watching every site,
+// then runs kGapRounds rounds of: with no span open, 40-52 getppid() calls, a
+// 3 ms nanosleep and a 16 KiB read from /dev/zero; then the span `gap_span`
+// with 1-9 getppid() calls, 0-2 nanosleeps of 200 us and a read of 8-480
+// bytes from /dev/zero. The report lists, span by span, what the worker did
+// in it (syscalls, read_bytes, sleeps) and CLOCK_MONOTONIC around BEGIN..END
+// (wall_ns), and its syscalls and read bytes since the wake-up in total.
+// "done" is then printed and the program exits; with --hold the worker
+// blocks in read() until SIGTERM.
 // Exit codes: 0 done, 1 runtime error, 2 bad usage, 3 no tracer.
 #include <kernspan/kernspan.h>
 
@@ -252,6 +263,142 @@ int top_mode() {
   for (auto &t : ts) {
     t.join();
   }
+  return 0;
+}
+
+constexpr int kGapRounds = 60;
+
+// One nanosleep (one clock_nanosleep syscall; signals are blocked).
+void nap_us(long us) {
+  const timespec ts{0, us * 1000};
+  if (nanosleep(&ts, nullptr) != 0) {
+    die("nanosleep");
+  }
+}
+
+// Whether thread `t` of this process is in read(): its /proc syscall file
+// starts with the number of the syscall in progress.
+bool in_read(long t) {
+  const std::string path = "/proc/self/task/" + std::to_string(t) + "/syscall";
+  FILE *f = std::fopen(path.c_str(), "r");
+  long nr = -1;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%ld", &nr) != 1) {
+      nr = -1;
+    }
+    std::fclose(f);
+  }
+  return nr == SYS_read;
+}
+
+int gaps_mode(const std::string &report, bool hold) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr); // inherited by the worker
+  int go[2];
+  int stop[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(stop, O_CLOEXEC) != 0) {
+    die("pipe");
+  }
+  const int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  if (zero < 0) {
+    die("/dev/zero");
+  }
+  struct Did {
+    uint64_t syscalls = 0;
+    uint64_t read_bytes = 0;
+    int sleeps = 0;
+    uint64_t wall_ns = 0;
+  };
+  // Everything the worker touches is allocated before it blocks: an
+  // allocation could make a syscall (brk, mmap) it does not count.
+  std::vector<Did> did(kGapRounds);
+  std::vector<char> buf(size_t{16} * 1024);
+  uint64_t total_syscalls = 0;
+  uint64_t total_read = 0;
+  std::atomic<long> wtid{0};
+  std::atomic<bool> finished{false};
+  std::thread worker([&] {
+    wtid = tid();
+    char c;
+    if (read(go[0], &c, 1) != 1) {
+      return;
+    }
+    for (int i = 0; i < kGapRounds; i++) {
+      const int outside = 40 + (i * 7) % 13;
+      for (int k = 0; k < outside; k++) {
+        getppid();
+      }
+      nap_us(3000);
+      if (read(zero, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+        die("read /dev/zero");
+      }
+      total_syscalls += static_cast<uint64_t>(outside) + 2;
+      total_read += buf.size();
+      const int calls = 1 + (i * 5) % 9;
+      const int sleeps = i % 3;
+      const size_t n = size_t{8} * static_cast<size_t>(i % 60 + 1);
+      const uint64_t t0 = clock_ns(CLOCK_MONOTONIC); // vDSO: no syscall
+      KERNSPAN_BEGIN("gap_span");
+      for (int k = 0; k < calls; k++) {
+        getppid();
+      }
+      for (int k = 0; k < sleeps; k++) {
+        nap_us(200);
+      }
+      const ssize_t got = read(zero, buf.data(), n);
+      KERNSPAN_END("gap_span");
+      const uint64_t t1 = clock_ns(CLOCK_MONOTONIC);
+      if (got != static_cast<ssize_t>(n)) {
+        die("read /dev/zero");
+      }
+      did[static_cast<size_t>(i)] = {static_cast<uint64_t>(calls + sleeps) + 1, n, sleeps, t1 - t0};
+      total_syscalls += static_cast<uint64_t>(calls + sleeps) + 1;
+      total_read += n;
+    }
+    finished = true;
+    [[maybe_unused]] auto r = read(stop[0], &c, 1); // idle until exit
+  });
+  while (wtid.load() == 0 || !in_read(wtid.load())) {
+    kernspan_examples::sleep_ms(1);
+  }
+  std::printf("ready %ld\n", wtid.load());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  if (sig == SIGUSR1) {
+    KERNSPAN_EXAMPLES_REQUIRE_SPAN_TRACER("testprog_costs");
+    if (write(go[1], "g", 1) != 1) {
+      die("write go");
+    }
+    while (!finished.load()) {
+      kernspan_examples::sleep_ms(1);
+    }
+    std::string json = "{\"tid\":" + std::to_string(wtid.load()) +
+                       ",\"syscalls\":" + std::to_string(total_syscalls) +
+                       ",\"read_bytes\":" + std::to_string(total_read) + ",\"spans\":[";
+    for (size_t i = 0; i < did.size(); i++) {
+      json += (i ? ",{" : "{") + std::string("\"syscalls\":") + std::to_string(did[i].syscalls) +
+              ",\"read_bytes\":" + std::to_string(did[i].read_bytes) +
+              ",\"sleeps\":" + std::to_string(did[i].sleeps) +
+              ",\"wall_ns\":" + std::to_string(did[i].wall_ns) + "}";
+    }
+    json += "]}\n";
+    FILE *f = std::fopen(report.c_str(), "w");
+    if (f == nullptr || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
+      die("write report");
+    }
+    std::printf("done\n");
+    std::fflush(stdout);
+    if (hold) {
+      sigwait(&set, &sig);
+    }
+  }
+  close(stop[1]); // the worker's read returns 0
+  worker.join();
+  close(zero);
   return 0;
 }
 
@@ -507,27 +654,39 @@ int main(int argc, char **argv) {
   std::string dir = "/tmp";
   bool retrans = false;
   bool hog = false;
+  bool gaps = false;
+  bool hold = false;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
     if (a == "--retrans") {
       retrans = true;
     } else if (a == "--hog") {
       hog = true;
+    } else if (a == "--gaps") {
+      gaps = true;
+    } else if (a == "--hold") {
+      hold = true;
     } else if (a == "--report" && i + 1 < argc) {
       report = argv[++i];
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans] [--hog]\n");
+      std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans | --hog | "
+                           "--gaps [--hold]]\n");
       return 2;
     }
   }
   if (report.empty()) {
-    std::fprintf(stderr, "usage: testprog_costs --report FILE [--dir DIR] [--retrans] [--hog]\n");
+    std::fprintf(
+        stderr,
+        "usage: testprog_costs --report FILE [--dir DIR] [--retrans | --hog | --gaps [--hold]]\n");
     return 2;
   }
   if (retrans) {
     return retrans_mode(report);
+  }
+  if (gaps) {
+    return gaps_mode(report, hold);
   }
 
   // Set-up outside any span: the file to read and the TCP pair.

@@ -36,6 +36,9 @@ bool Collector::Impl::open_and_load() {
   const int ncpus = std::max(libbpf_num_possible_cpus(), 1);
   skel->rodata->targ_rb_wakeup = plan.ringbuf_bytes / 4 / static_cast<unsigned>(ncpus);
   skel->rodata->targ_costs = plan.costs ? 1 : 0;
+  // Without a reader of the running totals, only threads with a span open
+  // are counted (ks_counted).
+  skel->rodata->targ_thread_totals = plan.threads ? 1 : 0;
   __u32 nranges = 0;
   for (const auto &r : plan.name_ranges) {
     if (nranges == KS_MAX_NAME_RANGES) {
