@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/collector.hpp"
+#include "collect/prefault.hpp"
 
 #include "collect/pairs.hpp"
 #include "collect/records.hpp"
@@ -694,6 +695,7 @@ struct Collector::Impl {
       dst.hi = r.hi;
     }
     skel->rodata->targ_nranges = nranges;
+    prefault_name_ranges(plan.name_ranges);
     configure_mode();
     int err = bpf_map__set_max_entries(skel->maps.events, plan.ringbuf_bytes);
     if (err != 0) {
