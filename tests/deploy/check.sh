@@ -178,8 +178,8 @@ deb)
   # As a Debian packager builds: prefix /usr, build type None with the
   # distribution's flags (dpkg-buildflags), no -Werror; only what ships.
   B=$T/debbuild
-  env $(dpkg-buildflags --export=cmdline | tr -d "'") \
-    cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
+  eval "$(dpkg-buildflags --export=sh)" # CFLAGS, CXXFLAGS, LDFLAGS... for cmake
+  cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
     -DKERNSPAN_BUILD_BENCH=OFF >"$T/cmake.log" || fail "configure: $(tail -5 "$T/cmake.log")"
   cmake --build "$B" -j"$(nproc)" --target kernspan kernspan-net kernspan-man >"$T/build.log" 2>&1 ||
     fail "build with dpkg-buildflags: $(grep -m5 -i error "$T/build.log")"

@@ -120,8 +120,11 @@ void check_config(const std::string &path) {
     struct stat st {};
     if (stat(binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
         access(binary.c_str(), X_OK) != 0) {
-      throw ConfigError(path + ": target binary " + binary +
-                        " is not an executable file: give the path of the program to trace");
+      std::string msg = path;
+      msg += ": target binary ";
+      msg += binary;
+      msg += " is not an executable file: give the path of the program to trace";
+      throw ConfigError(msg);
     }
   }
 }

@@ -12,7 +12,7 @@ namespace kernspan::collect {
 uint64_t prefault_name_ranges(const std::vector<NameRange> &ranges, uint64_t budget) {
   // One byte per page is enough to fault it in; pread of a byte costs a
   // syscall, so read whole 64 KiB pieces (the kernel copies them anyway).
-  constexpr uint64_t kChunk = 64 * 1024;
+  constexpr uint64_t kChunk = uint64_t{64} * 1024;
   static thread_local char buf[kChunk];
   uint64_t done = 0;
   pid_t open_pid = -1;
