@@ -232,6 +232,7 @@ void PrometheusSink::on_span(const core::Span &span) {
   s.exemplars[b] = {span.trace_id, span.span_id, d, span.end_unix_nano};
   s.count++;
   s.sum_ns += d;
+  s.errors += span.incomplete ? 1 : 0;
   if (span.has_costs) {
     s.has_costs = true;
     core::Costs &sum = s.costs;
@@ -270,6 +271,7 @@ void PrometheusSink::set_aggregates(const std::vector<core::SpanAggregate> &aggr
     }
     s.count += a.count;
     s.sum_ns += a.sum_ns;
+    s.errors += a.incomplete;
     if (a.with_costs != 0) {
       s.has_costs = true;
       s.costs.cpu_ns += a.cost_sums.cpu_ns;
@@ -431,6 +433,18 @@ void render_health(Writer &w, const Health &h, const std::string &svc) {
     w.line("kernspan_process_cpu_seconds_total{", labels[i], ",mode=\"system\"} ",
            format_double(seconds(h.processes[i].system_ns)));
   }
+  w.family("kernspan_process_resident_memory_bytes", "gauge", "bytes",
+           "Resident memory of the traced process.");
+  for (size_t i = 0; i < h.processes.size(); i++) {
+    w.line("kernspan_process_resident_memory_bytes{", labels[i], "} ",
+           u64(h.processes[i].rss_bytes));
+  }
+  w.family("kernspan_process_memory_limit_bytes", "gauge", "bytes",
+           "Memory the traced process may use: its cgroup's memory.max, else the machine's.");
+  for (size_t i = 0; i < h.processes.size(); i++) {
+    w.line("kernspan_process_memory_limit_bytes{", labels[i], "} ",
+           u64(h.processes[i].memory_limit_bytes));
+  }
   w.family("kernspan_process_runqueue_seconds", "counter", "seconds",
            "Time the traced process's live threads waited for a CPU.");
   for (size_t i = 0; i < h.processes.size(); i++) {
@@ -554,6 +568,16 @@ void PrometheusSink::render_locked(std::string &out, ExpositionFormat format) co
             false);
   }
 
+  if (!series_.empty()) {
+    // With _count of the duration histogram: the error rate per span name.
+    w.family("kernspan_span_errors", "counter", "",
+             "Spans that ended in error (reported incomplete: their thread exited or "
+             "--span-timeout passed before the end), by span name.");
+    size_t i = 0;
+    for (const auto &[name, s] : series_) {
+      w.line("kernspan_span_errors_total{", labels[i++].second, "} ", u64(s.errors));
+    }
+  }
   w.family("kernspan_spans", "counter", "", "Finished spans seen.");
   w.line("kernspan_spans_total{", svc, "} ", u64(spans_));
   w.family("kernspan_spans_incomplete", "counter", "",

@@ -144,6 +144,7 @@ private:
     std::array<Exemplar, kBuckets> exemplars{};
     uint64_t count = 0;
     uint64_t sum_ns = 0;
+    uint64_t errors = 0; // spans reported incomplete (the sinks' error status)
     bool has_costs = false;
     core::Costs costs;                  // field-wise sums over spans with costs
     std::vector<core::Log2Bucket> log2; // set_aggregates: cumulative, instead of buckets

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git dpkg-dev systemd man-db curl
   clang llvm bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libprotobuf-dev protobuf-compiler libyaml-dev

@@ -19,6 +19,9 @@ scripts/lint.sh
 BUILD_DIR=build scripts/build.sh
 BUILD_DIR=build scripts/tidy.sh
 (cd build && ctest --output-on-failure --timeout 300 -j1)
+# The .deb as a packager builds it (build type None, dpkg-buildflags,
+# prefix /usr): its dependencies, dpkg's consent, the packaged binary at work.
+tests/deploy/check.sh deb
 # libFuzzer targets (clang): each parser of outside input for FUZZ_SECONDS.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
 

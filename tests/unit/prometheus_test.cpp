@@ -109,6 +109,10 @@ kernspan_span_io_bytes_total{service_name="demo",span_name="request",direction="
 # TYPE kernspan_span_network_bytes_total counter
 kernspan_span_network_bytes_total{service_name="demo",span_name="request",direction="sent"} 110
 kernspan_span_network_bytes_total{service_name="demo",span_name="request",direction="received"} 111
+# HELP kernspan_span_errors_total Spans that ended in error (reported incomplete: their thread exited or --span-timeout passed before the end), by span name.
+# TYPE kernspan_span_errors_total counter
+kernspan_span_errors_total{service_name="demo",span_name="parse"} 0
+kernspan_span_errors_total{service_name="demo",span_name="request"} 0
 # HELP kernspan_spans_total Finished spans seen.
 # TYPE kernspan_spans_total counter
 kernspan_spans_total{service_name="demo"} 2
@@ -152,6 +156,12 @@ kernspan_bpf_program_runs_total{program="span_end"} 1000
 # TYPE kernspan_process_cpu_seconds_total counter
 kernspan_process_cpu_seconds_total{service_name="demo",pid="1200",mode="user"} 1.25
 kernspan_process_cpu_seconds_total{service_name="demo",pid="1200",mode="system"} 0.5
+# HELP kernspan_process_resident_memory_bytes Resident memory of the traced process.
+# TYPE kernspan_process_resident_memory_bytes gauge
+kernspan_process_resident_memory_bytes{service_name="demo",pid="1200"} 52428800
+# HELP kernspan_process_memory_limit_bytes Memory the traced process may use: its cgroup's memory.max, else the machine's.
+# TYPE kernspan_process_memory_limit_bytes gauge
+kernspan_process_memory_limit_bytes{service_name="demo",pid="1200"} 1073741824
 # HELP kernspan_process_runqueue_seconds_total Time the traced process's live threads waited for a CPU.
 # TYPE kernspan_process_runqueue_seconds_total counter
 kernspan_process_runqueue_seconds_total{service_name="demo",pid="1200"} 0.003
@@ -181,6 +191,8 @@ Health health() {
   p.io_known = true;
   p.read_bytes = 4096;
   p.write_bytes = 8192;
+  p.rss_bytes = 52'428'800;
+  p.memory_limit_bytes = 1'073'741'824;
   h.processes = {p};
   return h;
 }
@@ -198,6 +210,7 @@ TEST(Prometheus, GoldenOpenMetricsWithExemplars) {
   auto later = child_span();
   later.span_id = 0x0102030405060708ULL;
   later.end_unix_nano = later.start_unix_nano + 400'000;
+  later.incomplete = true; // an error: counted in kernspan_span_errors_total
   sink.on_span(child_span());
   sink.on_span(later); // same bucket: its exemplar replaces the first one
   sink.set_health(health());
@@ -227,6 +240,9 @@ kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="
 kernspan_span_duration_seconds_bucket{service_name="demo",span_name="parse",le="+Inf"} 2
 kernspan_span_duration_seconds_sum{service_name="demo",span_name="parse"} 0.0007125
 kernspan_span_duration_seconds_count{service_name="demo",span_name="parse"} 2
+# TYPE kernspan_span_errors counter
+# HELP kernspan_span_errors Spans that ended in error (reported incomplete: their thread exited or --span-timeout passed before the end), by span name.
+kernspan_span_errors_total{service_name="demo",span_name="parse"} 1
 # TYPE kernspan_spans counter
 # HELP kernspan_spans Finished spans seen.
 kernspan_spans_total{service_name="demo"} 2

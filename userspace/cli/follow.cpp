@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -124,7 +125,13 @@ void resolve_binary(PipelineOptions &o) {
     throw probe::ProbeError("--binary " + o.binary + " is not a regular file");
   }
   o.binary = real;
-  o.pids = probe::processes_running(o.binary);
+  size_t hidden = 0;
+  o.pids = probe::processes_running(o.binary, &hidden);
+  if (hidden != 0) {
+    spdlog::warn("{} process(es) of other users could not be inspected for --binary {}: without "
+                 "root or CAP_SYS_PTRACE those running it now are not traced",
+                 hidden, o.binary);
+  }
   for (auto &text : o.functions.specs) {
     const auto spec = probe::parse_uprobe_spec(text);
     if (spec.object.find('/') == std::string::npos &&

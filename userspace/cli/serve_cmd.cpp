@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace kernspan::cli {
@@ -50,10 +52,16 @@ PipelineOptions from_config(const ServeConfig &c) {
   o.ringbuf_mb = c.ringbuf_mb;
   o.pids = c.pids;
   for (const auto &binary : c.binaries) {
-    const auto running = probe::processes_running(binary);
+    size_t hidden = 0;
+    const auto running = probe::processes_running(binary, &hidden);
     if (running.empty()) {
       throw probe::ProbeError("no running process executes " + binary +
-                              " (serve attaches to the processes running it when it starts)");
+                              " (serve attaches to the processes running it when it starts)" +
+                              (hidden != 0
+                                   ? "; " + std::to_string(hidden) +
+                                         " process(es) of other users could not be inspected: give "
+                                         "kernspan CAP_SYS_PTRACE or run it as root"
+                                   : std::string()));
     }
     o.pids.insert(o.pids.end(), running.begin(), running.end());
   }
@@ -84,7 +92,72 @@ PipelineOptions from_config(const ServeConfig &c) {
   return o;
 }
 
+// Everything serve checks before it attaches, without attaching: the file
+// (syntax, keys, values, probe specs: ConfigError names the line), the
+// sinks, the mode and that each binary target is an executable file.
+// Running processes are not required: they are looked up when serve starts.
+void check_config(const std::string &path) {
+  const ServeConfig c = load_config(path);
+  PipelineOptions o;
+  o.sinks.prometheus = c.prometheus;
+  o.sinks.otlp = c.otlp;
+  o.sinks.otlp_encoding = c.otlp_encoding;
+  o.sinks.zipkin = c.zipkin;
+  o.sinks.output = c.output;
+  o.sinks.format = c.format;
+  o.sinks.max_span_names = c.max_span_names;
+  o.sinks.max_threads = c.max_threads;
+  o.sinks.export_timeout_s = c.export_timeout_s;
+  o.mode = c.mode;
+  o.sample_rate = c.sample_rate;
+  o.min_duration = c.min_duration;
+  o.span_timeout = c.span_timeout;
+  o.max_spans_per_second = c.max_spans_per_second;
+  validate_sink_options(o.sinks);
+  collect::Plan plan;
+  apply_mode_options(o, plan);
+  for (const auto &binary : c.binaries) {
+    struct stat st {};
+    if (stat(binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        access(binary.c_str(), X_OK) != 0) {
+      std::string msg = path;
+      msg += ": target binary ";
+      msg += binary;
+      msg += " is not an executable file: give the path of the program to trace";
+      throw ConfigError(msg);
+    }
+  }
+}
+
 } // namespace
+
+Runner add_check_config(CLI::App &app) {
+  auto path = std::make_shared<std::string>();
+  auto *cmd = app.add_subcommand(
+      "check-config", "check a serve configuration file without attaching: prints the first "
+                      "error with its line, or a summary; exit 0 when serve would accept it");
+  cmd->add_option("FILE", *path, "configuration file, as kernspan serve --config takes")
+      ->required();
+  return [path](const Globals & /*g*/) {
+    try {
+      check_config(*path);
+    } catch (const ConfigError &e) {
+      print_error(e.what());
+      return 1;
+    } catch (const probe::ProbeError &e) {
+      print_error(*path + ": " + e.what());
+      return 1;
+    }
+    const ServeConfig c = load_config(*path);
+    std::printf("%s: ok: %zu pid and %zu binary target(s), %zu uprobe, %zu span and %zu usdt "
+                "probe spec(s), mode %s, sinks:%s%s%s%s\n",
+                path->c_str(), c.pids.size(), c.binaries.size(), c.uprobes.size(), c.spans.size(),
+                c.usdts.size(), c.mode.c_str(), c.prometheus.empty() ? "" : " prometheus",
+                c.otlp.empty() ? "" : " otlp", c.zipkin.empty() ? "" : " zipkin",
+                c.output.empty() ? "" : " output");
+    return 0;
+  };
+}
 
 Runner add_serve(CLI::App &app) {
   auto path = std::make_shared<std::string>();

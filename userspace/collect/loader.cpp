@@ -5,6 +5,7 @@
 #include "collect/collector_impl.hpp"
 #include "collect/libbpf_log.hpp"
 #include "collect/pairs.hpp"
+#include "collect/prefault.hpp"
 #include "collect/uprobe_multi.hpp"
 
 #include "bpf/kernspan.h"
@@ -50,6 +51,7 @@ bool Collector::Impl::open_and_load() {
     dst.hi = r.hi;
   }
   skel->rodata->targ_nranges = nranges;
+  prefault_name_ranges(plan.name_ranges);
   configure_mode();
   int err = bpf_map__set_max_entries(skel->maps.events, plan.ringbuf_bytes);
   if (err != 0) {

@@ -38,6 +38,10 @@ struct ProcessUsage {
   bool io_known = false;    // /proc/PID/io was readable
   uint64_t read_bytes = 0;  // /proc/PID/io read_bytes (storage)
   uint64_t write_bytes = 0; // /proc/PID/io write_bytes (storage)
+  uint64_t rss_bytes = 0;   // /proc/PID/stat rss, in bytes
+  // What the process may use: its cgroup's memory.max (v2) when set, else
+  // the machine's MemTotal; 0 when neither could be read.
+  uint64_t memory_limit_bytes = 0;
 };
 
 } // namespace kernspan::core

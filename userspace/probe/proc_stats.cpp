@@ -29,7 +29,8 @@ uint64_t ticks_to_ns(uint64_t ticks, long per_second) {
 
 } // namespace
 
-bool parse_proc_stat(const std::string &text, long ticks_per_second, core::ProcessUsage &out) {
+bool parse_proc_stat(const std::string &text, long ticks_per_second, core::ProcessUsage &out,
+                     uint64_t page_size) {
   const size_t close = text.rfind(')');
   if (close == std::string::npos) {
     return false;
@@ -50,8 +51,65 @@ bool parse_proc_stat(const std::string &text, long ticks_per_second, core::Proce
   out.user_ns = ticks_to_ns(field(14), ticks_per_second);
   out.system_ns = ticks_to_ns(field(15), ticks_per_second);
   out.blkio_ns = ticks_to_ns(field(42), ticks_per_second);
+  out.rss_bytes = field(24) * page_size;
   return true;
 }
+
+std::optional<std::string> parse_cgroup_v2_path(const std::string &text) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("0::", 0) == 0 && line.size() > 3) {
+      return line.substr(3);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_memory_max(const std::string &text) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') {
+    return std::nullopt; // "max", or nothing read
+  }
+  char *end = nullptr;
+  const uint64_t v = std::strtoull(text.c_str(), &end, 10);
+  if (end == text.c_str() || (*end != '\0' && *end != '\n')) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<uint64_t> parse_meminfo_total(const std::string &text) {
+  std::istringstream in(text);
+  for (std::string key, value, unit; in >> key >> value;) {
+    if (key == "MemTotal:") {
+      in >> unit;
+      return std::strtoull(value.c_str(), nullptr, 10) * (unit == "kB" ? 1024 : 1);
+    }
+    std::getline(in, unit); // the rest of the line
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The memory.max nearest to the process on the way up its cgroup path
+// (a parent's limit bounds the children), else MemTotal.
+uint64_t memory_limit(const std::string &proc) {
+  if (auto path = parse_cgroup_v2_path(read_text(proc + "/cgroup"))) {
+    for (std::string p = *path; !p.empty();) {
+      if (const auto max = parse_memory_max(read_text("/sys/fs/cgroup" + p + "/memory.max"))) {
+        return *max;
+      }
+      const size_t slash = p.rfind('/');
+      if (slash == std::string::npos || p == "/") {
+        break;
+      }
+      p = slash == 0 ? "/" : p.substr(0, slash);
+    }
+  }
+  return parse_meminfo_total(read_text("/proc/meminfo")).value_or(0);
+}
+
+} // namespace
 
 bool parse_proc_io(const std::string &text, core::ProcessUsage &out) {
   std::istringstream in(text);
@@ -83,9 +141,12 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   core::ProcessUsage u;
   u.pid = static_cast<uint32_t>(pid);
-  if (!parse_proc_stat(read_text(proc + "/stat"), sysconf(_SC_CLK_TCK), u)) {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (!parse_proc_stat(read_text(proc + "/stat"), sysconf(_SC_CLK_TCK), u,
+                       page > 0 ? static_cast<uint64_t>(page) : 4096)) {
     return std::nullopt;
   }
+  u.memory_limit_bytes = memory_limit(proc);
   u.io_known = parse_proc_io(read_text(proc + "/io"), u);
   if (DIR *d = opendir((proc + "/task").c_str())) {
     while (const dirent *e = readdir(d)) {
@@ -102,7 +163,7 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
   return u;
 }
 
-std::vector<pid_t> processes_running(const std::string &path) {
+std::vector<pid_t> processes_running(const std::string &path, size_t *hidden) {
   struct stat want {};
   if (stat(path.c_str(), &want) != 0) {
     throw ProbeError("cannot find " + path + ": " + std::strerror(errno));
@@ -118,8 +179,13 @@ std::vector<pid_t> processes_running(const std::string &path) {
       continue;
     }
     struct stat got {};
-    if (stat((std::string("/proc/") + name + "/exe").c_str(), &got) == 0 &&
-        got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
+    if (stat((std::string("/proc/") + name + "/exe").c_str(), &got) != 0) {
+      if ((errno == EACCES || errno == EPERM) && hidden != nullptr) {
+        ++*hidden; // another user's process, without CAP_SYS_PTRACE
+      }
+      continue;
+    }
+    if (got.st_dev == want.st_dev && got.st_ino == want.st_ino) {
       out.push_back(static_cast<pid_t>(std::atoi(name)));
     }
   }
