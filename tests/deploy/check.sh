@@ -180,7 +180,7 @@ deb)
   B=$T/debbuild
   eval "$(dpkg-buildflags --export=sh)" # CFLAGS, CXXFLAGS, LDFLAGS... for cmake
   cmake -S "$SRC" -B "$B" -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
-    -DKERNSPAN_BUILD_BENCH=OFF >"$T/cmake.log" || fail "configure: $(tail -5 "$T/cmake.log")"
+    -DKERNSPAN_BUILD_BENCH=OFF -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >"$T/cmake.log" || fail "configure: $(tail -5 "$T/cmake.log")"
   cmake --build "$B" -j"$(nproc)" --target kernspan kernspan-net kernspan-man >"$T/build.log" 2>&1 ||
     fail "build with dpkg-buildflags: $(grep -m5 -i error "$T/build.log")"
   (cd "$B" && cpack -G DEB -B "$T/deb" >"$T/cpack.log" 2>&1) || fail "cpack: $(tail -5 "$T/cpack.log")"
