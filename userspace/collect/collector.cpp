@@ -76,29 +76,31 @@ int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
 }
 
 const char *const kDropNames[KS_DROP_MAX] = {
-    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
-    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
-    "fn_return_lost",  "async_span_full",     "sampled_out",     "filtered",
-    "stats_full",      "span_timed_out",      "follow_full",     "retransmit_unattributed",
+    "ringbuf_full",      "span_stack_overflow", "unmatched_end",   "mismatched_end",
+    "bad_traceparent",   "no_task_storage",     "incomplete_span", "string_truncated",
+    "fn_return_lost",    "async_span_full",     "sampled_out",     "filtered",
+    "stats_full",        "span_timed_out",      "follow_full",     "retransmit_unattributed",
+    "string_unreadable", "string_unstored",
 };
 
 int pidfd_open(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
-// A NUL-terminated string of at most KS_NAME_LEN - 1 bytes at `addr` in
-// process `pid`, read page by page ("" if unreadable).
-std::string read_target_string(uint32_t pid, uint64_t addr) {
+// The NUL-terminated string at `addr` in process `pid`, read page by page
+// ("" if unreadable): whole up to `max` bytes, else its first `max` bytes
+// shown as cut (cut_string), as the kernel would have kept it.
+std::string read_target_string(uint32_t pid, uint64_t addr, size_t max) {
   std::string out;
   const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  while (out.size() < KS_NAME_LEN - 1) {
-    std::array<char, KS_NAME_LEN> buf{};
-    const uint64_t want = std::min<uint64_t>(KS_NAME_LEN - 1 - out.size(), page - (addr % page));
+  std::vector<char> buf(page);
+  while (out.size() <= max) {
+    const uint64_t want = std::min<uint64_t>(max + 1 - out.size(), page - (addr % page));
     iovec local{buf.data(), want};
     iovec remote{std::bit_cast<void *>(static_cast<uintptr_t>(addr)), want};
     if (process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0) !=
         static_cast<ssize_t>(want)) {
-      return out.empty() ? "" : out;
+      return out;
     }
     const size_t n = strnlen(buf.data(), want);
     out.append(buf.data(), n);
@@ -107,7 +109,8 @@ std::string read_target_string(uint32_t pid, uint64_t addr) {
     }
     addr += want;
   }
-  return out;
+  out.resize(max);
+  return cut_string(out);
 }
 
 std::string errstr(int err) {
@@ -587,7 +590,7 @@ struct Collector::Impl {
       if (auto it = names.find(key_of(t)); it != names.end()) {
         return it->second;
       }
-      std::string s = read_target_string(t, ptr);
+      std::string s = read_target_string(t, ptr, plan.max_string);
       if (!s.empty() || !plan.follow.children) {
         if (s.empty()) {
           break;
@@ -782,6 +785,8 @@ struct Collector::Impl {
     bpf_program__set_autoload(skel->progs.expire_spans, plan.span_timeout_ns != 0 && use_tp_btf);
     bpf_program__set_autoattach(skel->progs.expire_spans, false);
     skel->rodata->targ_span_timeout_ns = plan.span_timeout_ns;
+    skel->rodata->targ_max_string = plan.max_string;
+    bpf_map__set_value_size(skel->maps.pair_strs, KS_PAIR_STRS_SIZE(plan.max_string));
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
     // With -v: the verifier's statistics per program (BPF_LOG_STATS).
     std::map<std::string, std::vector<char>> stats_logs;
