@@ -15,7 +15,7 @@
 
 #define KS_MAX_DEPTH 32 /* open spans per thread */
 /* Bytes of a span name compared when an end's name pointer differs from its
- * begin's, and of a name kept per span in --mode stats. */
+ * begin's. */
 #define KS_NAME_LEN 64
 /* Strings read from the target (span names, string attributes) keep up to
  * targ_max_string bytes (--max-string), at most KS_MAX_STRING. Longer ones
@@ -313,7 +313,19 @@ struct ks_stat_val {
 	__u64 with_costs;      /* spans whose costs are in `costs` */
 	struct ks_costs costs; /* sums */
 	__u64 hist[KS_STAT_SLOTS];
-	char name[KS_NAME_LEN]; /* kernspan's own spans: read on first use */
+	__u64 named; /* this CPU found the name in `stat_names` */
 };
+
+/*
+ * --mode stats: the name of one of kernspan's own spans (a ks_stat_key),
+ * read on first use into the `stat_names` hash map, whose value size is set
+ * at load (KS_STAT_NAME_SIZE): len bytes of it follow this header.
+ */
+struct ks_stat_name {
+	__u16 len;
+	__u8 state; /* KS_STR_CUT: longer than targ_max_string */
+	__u8 _pad[5];
+};
+#define KS_STAT_NAME_SIZE(n) (sizeof(struct ks_stat_name) + KS_STR_STRIDE(n))
 
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

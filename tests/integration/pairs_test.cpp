@@ -110,7 +110,7 @@ std::string strs_value(size_t len) {
 // longest whole-character prefix of at most n bytes (n is even in these
 // runs: a character straddles it, so n - 1 bytes), then U+2026.
 std::string strs_shown(size_t len, size_t n) {
-  const std::string s = strs_value(len);
+  std::string s = strs_value(len);
   if (len <= n) {
     return s;
   }

@@ -165,5 +165,23 @@ TEST(Records, CutStringsDropAnIncompleteLastCharacter) {
   EXPECT_EQ(cut_string("\xFF"), "\xFF" + e);
 }
 
+// stat_names values: the header, then the name's bytes (a buffer of the
+// map's value size, longer than the name).
+TEST(Records, StatNamesDecodeWholeOrCutAndAreBoundsChecked) {
+  std::vector<char> b(KS_STAT_NAME_SIZE(16), 0);
+  ks_stat_name h{};
+  h.len = 5;
+  std::memcpy(b.data(), &h, sizeof(h));
+  std::memcpy(b.data() + sizeof(h), "query", 5);
+  EXPECT_EQ(decode_stat_name(b.data(), b.size()), "query");
+  h.state = KS_STR_CUT;
+  std::memcpy(b.data(), &h, sizeof(h));
+  EXPECT_EQ(decode_stat_name(b.data(), b.size()), "query\xE2\x80\xA6");
+  h.len = static_cast<__u16>(b.size() - sizeof(h) + 1); // past the value
+  std::memcpy(b.data(), &h, sizeof(h));
+  EXPECT_FALSE(decode_stat_name(b.data(), b.size()).has_value());
+  EXPECT_FALSE(decode_stat_name(b.data(), sizeof(h) - 1).has_value());
+}
+
 } // namespace
 } // namespace kernspan::collect

@@ -786,6 +786,8 @@ struct Collector::Impl {
     bpf_program__set_autoattach(skel->progs.expire_spans, false);
     skel->rodata->targ_span_timeout_ns = plan.span_timeout_ns;
     skel->rodata->targ_max_string = plan.max_string;
+    // At most 16 + 5 * 4104 bytes: no overflow in 32 bits.
+    // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
     bpf_map__set_value_size(skel->maps.pair_strs, KS_PAIR_STRS_SIZE(plan.max_string));
     g_quiet_libbpf = use_tp_btf && !g_verbose; // a failed first try is expected on old kernels
     // With -v: the verifier's statistics per program (BPF_LOG_STATS).
@@ -849,6 +851,8 @@ struct Collector::Impl {
     if (int err = bpf_map__set_max_entries(skel->maps.span_stats, entries); err != 0) {
       throw CollectError("cannot size the span statistics map: " + errstr(err));
     }
+    bpf_map__set_max_entries(skel->maps.stat_names, entries);
+    bpf_map__set_value_size(skel->maps.stat_names, KS_STAT_NAME_SIZE(plan.max_string));
   }
 
   void load() {
@@ -1539,6 +1543,7 @@ std::vector<core::SpanAggregate> Collector::span_aggregates() const {
   }
   const int ncpu = libbpf_num_possible_cpus();
   std::vector<ks_stat_val> vals(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  std::vector<char> name_buf;
   std::map<std::string, core::SpanAggregate> by_name;
   ks_stat_key key{};
   ks_stat_key next{};
@@ -1552,10 +1557,12 @@ std::vector<core::SpanAggregate> Collector::span_aggregates() const {
       continue; // removed meanwhile (never, today)
     }
     core::SpanAggregate a;
+    name_buf.assign(KS_STAT_NAME_SIZE(m.plan.max_string), 0);
+    if (bpf_map__lookup_elem(m.skel->maps.stat_names, &key, sizeof(key), name_buf.data(),
+                             name_buf.size(), 0) == 0) {
+      a.name = decode_stat_name(name_buf.data(), name_buf.size()).value_or("");
+    }
     for (const ks_stat_val &v : vals) {
-      if (a.name.empty() && v.name[0] != 0) {
-        a.name.assign(v.name, strnlen(v.name, sizeof(v.name)));
-      }
       core::SpanAggregate one;
       one.count = v.count;
       one.incomplete = v.incomplete;

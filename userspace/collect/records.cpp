@@ -130,6 +130,19 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
   return s;
 }
 
+std::optional<std::string> decode_stat_name(const void *data, size_t size) {
+  ks_stat_name h;
+  if (size < sizeof(h)) {
+    return std::nullopt;
+  }
+  std::memcpy(&h, data, sizeof(h));
+  if (h.len > KS_MAX_STRING || h.len > size - sizeof(h)) {
+    return std::nullopt;
+  }
+  const std::string_view name(static_cast<const char *>(data) + sizeof(h), h.len);
+  return (h.state & KS_STR_CUT) != 0 ? cut_string(name) : std::string(name);
+}
+
 std::optional<FnSpan> decode_fn_span(const void *data, size_t size, const core::ClockOffset &clock,
                                      DecodeError *err) {
   ks_fn_span_rec r;

@@ -85,6 +85,10 @@ decode_span_part(Rec &r, const void *data, size_t size, decltype(ks_hdr::kind) k
   return decode_span(&r.span, sizeof(r.span), clock, err);
 }
 
+// A `stat_names` value (`size` bytes): the name, cut ones ending in
+// kCutMark; nullopt when its length is past what `size` holds.
+std::optional<std::string> decode_stat_name(const void *data, size_t size);
+
 // The tag in name_ptr that marks a function span, and its probe id.
 inline bool is_fn_tag(uint64_t name_ptr) {
   return (name_ptr & KS_FN_TAG) != 0;
