@@ -129,10 +129,14 @@ void check_strings(const std::vector<std::string> &extra, size_t n, size_t trunc
   const PairRun r = trace_pairs({STRINGS_BIN}, args);
   ASSERT_EQ(r.prog_status, 0);
   ASSERT_EQ(r.ks_status, 0) << r.ks_err;
-  ASSERT_EQ(r.spans.size(), 9u) << r.ks_out;
+  ASSERT_EQ(r.spans.size(), 10u) << r.ks_out;
   std::map<std::string, json> by_b; // pair spans by their attribute b
   std::map<std::string, size_t> got;
-  std::map<std::string, size_t> want = {{"", 1}, {"int", 1}};
+  // Binary bytes reach the sink as read, which escapes the control byte
+  // and replaces the invalid one with U+FFFD (RFC 8259 JSON holds UTF-8).
+  const std::string binary = "a\x01\xEF\xBF\xBD"
+                             "b";
+  std::map<std::string, size_t> want = {{"", 1}, {"int", 1}, {binary, 1}};
   const json *header = nullptr;
   for (const auto &s : r.spans) {
     if (s["attributes"].contains("b")) {
@@ -159,6 +163,8 @@ void check_strings(const std::vector<std::string> &extra, size_t n, size_t trunc
   ASSERT_TRUE(by_b.count("int"));
   EXPECT_EQ(by_b.at("int")["name"], "<unreadable name>");
   EXPECT_EQ(by_b.at("int")["attributes"]["e"], "e");
+  ASSERT_TRUE(by_b.count(binary));
+  EXPECT_EQ(by_b.at(binary)["name"], "binary");
   ASSERT_NE(header, nullptr);
   EXPECT_EQ((*header)["name"],
             n >= 300 ? std::string(300, 'h') : std::string(n, 'h') + "\xE2\x80\xA6");

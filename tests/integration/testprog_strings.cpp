@@ -7,6 +7,7 @@
 //   for L in 63 64 255 256 257 4096: begin(s(L), s(L)) end(s(L))
 //   begin("unmapped", <an unmapped page>)  end("e")
 //   begin(<the integer 12345>, "int")      end("e")
+//   begin("binary", "a" 01 FF "b")         end("e")
 //   KERNSPAN_BEGIN/END of a 300-byte name ("h" x 300)
 // s(L) is "x", then U+00E9 (C3 A9) repeated, then "y" when L is even: L
 // bytes whose character boundaries are at the odd offsets (and L).
@@ -62,6 +63,10 @@ int main() {
   // A number where a pointer belongs: what the test is about.
   // NOLINTNEXTLINE(performance-no-int-to-ptr)
   pair(reinterpret_cast<const char *>(uintptr_t{12345}), "int", "e");
+  pair("binary",
+       "a\x01\xFF"
+       "b",
+       "e");
   KERNSPAN_BEGIN(H100 H100 H100);
   KERNSPAN_END(H100 H100 H100);
   return 0;
