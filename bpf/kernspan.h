@@ -13,8 +13,15 @@
 #include <linux/types.h>
 #endif
 
-#define KS_MAX_DEPTH 32	      /* open spans per thread */
-#define KS_NAME_LEN 64	      /* span name bytes copied from the target */
+#define KS_MAX_DEPTH 32 /* open spans per thread */
+/* Bytes of a span name compared when an end's name pointer differs from its
+ * begin's. */
+#define KS_NAME_LEN 64
+/* Strings read from the target (span names, string attributes) keep up to
+ * targ_max_string bytes (--max-string), at most KS_MAX_STRING. Longer ones
+ * are cut there and marked (KS_SPAN_NAME_CUT, KS_STR_CUT). */
+#define KS_MAX_STRING 4096
+#define KS_DEFAULT_STRING 256
 #define KS_COMM_LEN 16	      /* TASK_COMM_LEN */
 #define KS_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
 #define KS_MAX_TARGETS 4096   /* tgids in the target set */
@@ -40,6 +47,9 @@
 /* comm was not copied: the thread sent it in an earlier record and has not
  * been renamed since (task_rename clears the thread's flag). */
 #define KS_SPAN_COMM_OMITTED (1u << 5)
+/* The name was longer than targ_max_string: the record holds its first
+ * targ_max_string bytes (counted in KS_DROP_STRING_TRUNCATED). */
+#define KS_SPAN_NAME_CUT (1u << 6)
 
 /*
  * Places that can lose or refuse data. Each is a slot of the per-CPU
@@ -52,6 +62,8 @@
 #define KS_DROP_BAD_TRACEPARENT 4 /* unparsable traceparent: a new trace was started */
 #define KS_DROP_NO_STORAGE 5	  /* task storage could not be created */
 #define KS_DROP_INCOMPLETE 6	  /* spans still open when their thread exited */
+/* Slot 7: strings read from the target longer than targ_max_string, cut. */
+#define KS_DROP_STRING_TRUNCATED 7
 /* Slots 8.. belong to function uprobes. KS_DROP_FN_ABANDONED:
  * function spans whose return never came (longjmp, exceptions), reported
  * incomplete when an outer traced return passed them. */
@@ -73,7 +85,12 @@
  * of a target's socket not charged to a thread (its last sender exited, or
  * its storage was busy), or a send whose socket storage failed. */
 #define KS_DROP_RETRANS_UNATTRIBUTED 15
-#define KS_DROP_MAX 16
+/* Slot 16: string arguments that could not be read (unmapped memory, or a
+ * number that is no pointer): their value is empty. Slot 17: strings read at
+ * a --span begin that found no room in `pair_strs`: empty at the end. */
+#define KS_DROP_STRING_UNREADABLE 16
+#define KS_DROP_STRING_UNSTORED 17
+#define KS_DROP_MAX 18
 
 /* Common header of every record in the `events` ring buffer. */
 struct ks_hdr {
@@ -115,11 +132,12 @@ struct ks_costs {
 };
 
 /*
- * One finished span. The record may stop early: before `costs` when no
- * costs were measured and the name was omitted, before `name` when only the
- * name was omitted (hdr.size says which; see KS_SPAN_NAME_OMITTED). Ring
- * buffer memory is cold, so every cache line not written is time saved on
- * the traced thread.
+ * One finished span. The record may stop early, before `costs`, when no
+ * costs were measured and the name was omitted (hdr.size says which; see
+ * KS_SPAN_NAME_OMITTED). Ring buffer memory is cold, so every cache line not
+ * written is time saved on the traced thread. A KS_REC_SPAN record with its
+ * name goes on after `costs` with the name's bytes, no terminator:
+ * hdr.size - sizeof(struct ks_span_rec) of them, at most KS_MAX_STRING.
  */
 struct ks_span_rec {
 	struct ks_hdr hdr;
@@ -135,11 +153,10 @@ struct ks_span_rec {
 			       * incomplete spans whose memory is gone by it */
 	char comm[KS_COMM_LEN];
 	struct ks_costs costs;
-	char name[KS_NAME_LEN];
 };
 
 #define KS_SPAN_REC_NO_COSTS_NO_NAME __builtin_offsetof(struct ks_span_rec, costs)
-#define KS_SPAN_REC_NO_NAME __builtin_offsetof(struct ks_span_rec, name)
+#define KS_SPAN_REC_NO_NAME sizeof(struct ks_span_rec)
 
 /* A read-only mapping of a target, [lo, hi): span names there never change. */
 struct ks_name_range {
@@ -192,7 +209,13 @@ struct ks_fn_span_rec {
 #define KS_PAIR_TAG (1ull << 62)
 #define KS_MAX_PAIRS 64
 #define KS_PAIR_MAX_ATTRS 4
-#define KS_PAIR_STR_LEN 64
+/* Strings of a pair span: its name (KS_PAIR_STR_NAME), then one per
+ * attribute (unused for integer attributes). */
+#define KS_PAIR_NSTRS (1 + KS_PAIR_MAX_ATTRS)
+#define KS_PAIR_STR_NAME 0
+/* ks_pair_span_rec.str_state */
+#define KS_STR_CUT 1	      /* longer than targ_max_string: its first bytes */
+#define KS_STR_UNREADABLE 2   /* not readable (KS_DROP_STRING_UNREADABLE): empty */
 #define KS_MAX_USDT_COUNTS 64 /* --usdt probes counted */
 
 /* Where a name or attribute comes from. */
@@ -211,22 +234,49 @@ struct ks_pair_cfg {
 	__u8 _pad[4];
 };
 
-/* What a pair's begin saved for its end. */
+/* What a pair's begin saved for its end, besides strings (`pair_strs`). */
 struct ks_pair_vals {
-	char name[KS_NAME_LEN];
 	__u64 ints[KS_PAIR_MAX_ATTRS];
-	char strs[KS_PAIR_MAX_ATTRS][KS_PAIR_STR_LEN];
 };
 
-/* A finished pair span: span.name holds the name read from the target
- * (empty for a literal: userspace has it). */
+/*
+ * A finished pair span. After the fixed part come its strings, packed in
+ * order (the name, then each attribute's), no terminators: str_len[i] bytes
+ * each, hdr.size = sizeof(struct ks_pair_span_rec) + their sum. A literal
+ * name has no bytes (userspace has it).
+ */
 struct ks_pair_span_rec {
 	struct ks_span_rec span; /* span.hdr.kind == KS_REC_PAIR_SPAN */
 	__u32 pair_id;
 	__u32 async; /* 1: paired by id across threads */
 	__u64 ints[KS_PAIR_MAX_ATTRS];
-	char strs[KS_PAIR_MAX_ATTRS][KS_PAIR_STR_LEN];
+	__u16 str_len[KS_PAIR_NSTRS];
+	__u8 str_state[KS_PAIR_NSTRS]; /* KS_STR_* */
+	__u8 _pad;
 };
+
+/*
+ * Strings a pair's begin read, kept for its end in the `pair_strs` hash
+ * map, keyed by thread and depth (or, async, by tgid, pair and id). Each
+ * string has a slot of targ_str_stride bytes after this header: the map's
+ * value size is set at load, so it grows with --max-string only.
+ */
+struct ks_pair_strs_key {
+	__u32 task; /* tid; async: tgid */
+	__u32 slot; /* KS_PAIR_STRS_SYNC | depth; async: pair id */
+	__u64 id;   /* async: the id argument's value; else 0 */
+};
+#define KS_PAIR_STRS_SYNC (1u << 31)
+struct ks_pair_strs {
+	__u16 len[KS_PAIR_NSTRS];
+	__u8 state[KS_PAIR_NSTRS];
+	__u8 _pad;
+	/* then KS_PAIR_NSTRS slots of targ_str_stride bytes */
+};
+/* A slot holds a read of targ_max_string + 2 bytes (one more than kept,
+ * and the terminator), rounded up to 8. */
+#define KS_STR_STRIDE(n) ((((n) + 2) + 7) & ~7u)
+#define KS_PAIR_STRS_SIZE(n) (sizeof(struct ks_pair_strs) + KS_PAIR_NSTRS * KS_STR_STRIDE(n))
 
 /*
  * Modes, rodata targ_mode. trace: a record per span. sample: a
@@ -263,7 +313,19 @@ struct ks_stat_val {
 	__u64 with_costs;      /* spans whose costs are in `costs` */
 	struct ks_costs costs; /* sums */
 	__u64 hist[KS_STAT_SLOTS];
-	char name[KS_NAME_LEN]; /* kernspan's own spans: read on first use */
+	__u64 named; /* this CPU found the name in `stat_names` */
 };
+
+/*
+ * --mode stats: the name of one of kernspan's own spans (a ks_stat_key),
+ * read on first use into the `stat_names` hash map, whose value size is set
+ * at load (KS_STAT_NAME_SIZE): len bytes of it follow this header.
+ */
+struct ks_stat_name {
+	__u16 len;
+	__u8 state; /* KS_STR_CUT: longer than targ_max_string */
+	__u8 _pad[5];
+};
+#define KS_STAT_NAME_SIZE(n) (sizeof(struct ks_stat_name) + KS_STR_STRIDE(n))
 
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -18,6 +18,7 @@
 #include "kernspan.h"
 #include "lib/maps.bpf.h"
 #include "lib/frames.bpf.h"
+#include "lib/strings.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -27,18 +28,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ks_pair_cfg);
 } pair_cfg SEC(".maps");
-
-/* What each open pair frame's begin read, by stack depth. */
-struct ks_pair_stack {
-	struct ks_pair_vals v[KS_MAX_DEPTH];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ks_pair_stack);
-} pair_vals SEC(".maps");
 
 struct ks_async_key {
 	__u32 tgid;
@@ -79,25 +68,166 @@ struct {
 	__type(value, __u64);
 } usdt_counts SEC(".maps");
 
-/* Read this side's name and attributes of a pair into v. */
-static __always_inline void ks_pair_read(struct pt_regs *ctx, const struct ks_pair_cfg *c,
-					 __u8 side, char *name, __u64 *ints,
-					 char (*strs)[KS_PAIR_STR_LEN])
+/* Read this side's integer attributes of a pair into ints. */
+static __always_inline void ks_pair_read_ints(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					      __u8 side, __u64 *ints)
 {
 	long val;
 
-	if (c->name_arg >= 0 && c->name_from == side && bpf_usdt_arg(ctx, c->name_arg, &val) == 0)
-		bpf_probe_read_user_str(name, KS_NAME_LEN, (const void *)val);
 	for (int i = 0; i < KS_PAIR_MAX_ATTRS; i++) {
-		if (i >= c->nattrs || c->attr_from[i] != side || c->attr_arg[i] < 0)
+		if (i >= c->nattrs || c->attr_from[i] != side || c->attr_arg[i] < 0 ||
+		    c->attr_str[i])
 			continue;
-		if (bpf_usdt_arg(ctx, c->attr_arg[i], &val) != 0)
-			continue;
-		if (c->attr_str[i])
-			bpf_probe_read_user_str(strs[i], KS_PAIR_STR_LEN, (const void *)val);
-		else
+		if (bpf_usdt_arg(ctx, c->attr_arg[i], &val) == 0)
 			ints[i] = val;
 	}
+}
+
+/* Whether string i of a pair (KS_PAIR_STR_NAME, then attributes) is read
+ * on `side`, and from which argument. */
+static __always_inline bool ks_pair_str_arg(const struct ks_pair_cfg *c, int i, __u8 side, int *arg)
+{
+	if (i == KS_PAIR_STR_NAME) {
+		*arg = c->name_arg;
+		return c->name_arg >= 0 && c->name_from == side;
+	}
+	i = (i - 1) & (KS_PAIR_MAX_ATTRS - 1);
+	*arg = c->attr_arg[i];
+	return i < c->nattrs && c->attr_str[i] && c->attr_from[i] == side && c->attr_arg[i] >= 0;
+}
+
+/* Whether a pair reads any string at its begin (kept in pair_strs). */
+static __always_inline bool ks_pair_begin_has_strs(const struct ks_pair_cfg *c)
+{
+	int arg;
+
+	for (int i = 0; i < KS_PAIR_NSTRS; i++) {
+		if (ks_pair_str_arg(c, i, KS_PAIR_FROM_BEGIN, &arg))
+			return true;
+	}
+	return false;
+}
+
+/* Read string argument `arg` into dst (KS_STR_READ_SIZE bytes of room). */
+static __always_inline __u32 ks_pair_read_str(struct pt_regs *ctx, int arg, void *dst, __u8 *state)
+{
+	long val;
+
+	if (bpf_usdt_arg(ctx, arg, &val) != 0) {
+		*state = KS_STR_UNREADABLE;
+		ks_count_drop(KS_DROP_STRING_UNREADABLE);
+		return 0;
+	}
+	return ks_read_str(dst, val, state);
+}
+
+/* A pair_strs value being built at a begin. */
+struct ks_pair_strs_buf {
+	struct ks_pair_strs h;
+	char slots[KS_PAIR_NSTRS * KS_STR_STRIDE(KS_MAX_STRING)];
+};
+
+/* A pair record being built at an end: copied out at its length. */
+struct ks_pair_rec_buf {
+	struct ks_pair_span_rec r;
+	/* KS_PAIR_NSTRS - 1 strings kept, then room for a read of
+	 * KS_STR_READ_SIZE */
+	char strs[KS_PAIR_NSTRS * KS_MAX_STRING + 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_pair_strs_buf);
+} pair_strs_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_pair_rec_buf);
+} pair_rec_scratch SEC(".maps");
+
+/*
+ * At a begin: read the strings this side reads and keep them in pair_strs
+ * under `key` (nothing when the pair reads none at its begin).
+ */
+static __always_inline void ks_pair_begin_strs(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					       const struct ks_pair_strs_key *key)
+{
+	struct ks_pair_strs_buf *b;
+	__u32 zero = 0;
+	int arg;
+
+	if (!ks_pair_begin_has_strs(c))
+		return;
+	b = bpf_map_lookup_elem(&pair_strs_scratch, &zero);
+	if (!b)
+		return;
+	__builtin_memset(&b->h, 0, sizeof(b->h));
+	for (int i = 0; i < KS_PAIR_NSTRS; i++) {
+		if (!ks_pair_str_arg(c, i, KS_PAIR_FROM_BEGIN, &arg))
+			continue;
+		b->h.len[i] = ks_pair_read_str(
+		    ctx, arg, b->slots + i * KS_STR_STRIDE(targ_max_string), &b->h.state[i]);
+	}
+	if (bpf_map_update_elem(&pair_strs, key, b, BPF_ANY) != 0)
+		ks_count_drop(KS_DROP_STRING_UNSTORED);
+}
+
+/*
+ * At an end: the strings of the record in b, those of the begin from
+ * pair_strs under `key` (then removed), those of the end read now, packed.
+ * Returns their bytes.
+ */
+static __always_inline __u32 ks_pair_end_strs(struct pt_regs *ctx, const struct ks_pair_cfg *c,
+					      struct ks_pair_rec_buf *b,
+					      const struct ks_pair_strs_key *key)
+{
+	const struct ks_pair_strs *e = NULL;
+	__u32 off = 0, len;
+	int arg;
+
+	if (ks_pair_begin_has_strs(c))
+		e = bpf_map_lookup_elem(&pair_strs, key);
+	for (int i = 0; i < KS_PAIR_NSTRS; i++) {
+		b->r.str_len[i] = 0;
+		b->r.str_state[i] = 0;
+		if (ks_pair_str_arg(c, i, KS_PAIR_FROM_END, &arg)) {
+			len = ks_pair_read_str(ctx, arg, b->strs + off, &b->r.str_state[i]);
+		} else if (e && ks_pair_str_arg(c, i, KS_PAIR_FROM_BEGIN, &arg)) {
+			len = e->len[i];
+			if (len > targ_max_string)
+				len = targ_max_string;
+			b->r.str_state[i] = e->state[i];
+			bpf_probe_read_kernel(b->strs + off, len,
+					      (const char *)(e + 1) +
+						  i * KS_STR_STRIDE(targ_max_string));
+		} else {
+			continue;
+		}
+		if (len > KS_MAX_STRING)
+			len = KS_MAX_STRING;
+		b->r.str_len[i] = len;
+		off += len;
+	}
+	if (e)
+		bpf_map_delete_elem(&pair_strs, key);
+	return off;
+}
+
+/* Copy the record in b, with `strs` bytes of strings, to the ring buffer. */
+static __always_inline void ks_pair_submit(struct ks_pair_rec_buf *b, __u32 strs)
+{
+	__u64 size;
+
+	if (strs > KS_PAIR_NSTRS * KS_MAX_STRING)
+		return;
+	size = sizeof(b->r) + strs;
+	b->r.span.hdr.size = size;
+	if (bpf_ringbuf_output(&events, b, size, ks_rb_flags(size)))
+		ks_count_drop(KS_DROP_RINGBUF);
 }
 
 /* ks_mode_consumed for an async span (no thread frame, no costs). */
@@ -126,6 +256,7 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 					  __u32 pair, struct task_struct *task, __u64 id)
 {
 	struct ks_async_key key = {.tgid = id >> 32, .pair_id = pair};
+	struct ks_pair_strs_key skey;
 	struct ks_thread *t;
 	struct ks_async_span *a;
 	__u32 zero = 0;
@@ -138,6 +269,9 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 	if (!a)
 		return 0;
 	__builtin_memset(&a->v, 0, sizeof(a->v));
+	skey.task = key.tgid;
+	skey.slot = pair;
+	skey.id = key.id;
 	a->span_id = ks_frames_rand64();
 	/* A child of whatever the beginning thread has open, if anything. */
 	t = ks_thread_of(task, false);
@@ -154,10 +288,13 @@ static __always_inline int ks_async_begin(struct pt_regs *ctx, const struct ks_p
 		a->parent_span_id = 0;
 		a->flags = ks_sample_root(a->trace_id_lo, 0);
 	}
-	ks_pair_read(ctx, c, KS_PAIR_FROM_BEGIN, a->v.name, a->v.ints, a->v.strs);
+	ks_pair_read_ints(ctx, c, KS_PAIR_FROM_BEGIN, a->v.ints);
 	a->start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&async_spans, &key, a, BPF_ANY) != 0)
+	if (bpf_map_update_elem(&async_spans, &key, a, BPF_ANY) != 0) {
 		ks_count_drop(KS_DROP_ASYNC_FULL);
+		return 0;
+	}
+	ks_pair_begin_strs(ctx, c, &skey);
 	return 0;
 }
 
@@ -165,29 +302,32 @@ static __always_inline int ks_async_end(struct pt_regs *ctx, const struct ks_pai
 					__u32 pair, __u64 id)
 {
 	struct ks_async_key key = {.tgid = id >> 32, .pair_id = pair};
+	struct ks_pair_strs_key skey;
+	struct ks_pair_rec_buf *b;
 	struct ks_pair_span_rec *r;
 	struct ks_async_span *a;
 	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0, strs;
 	long v;
 
 	if (bpf_usdt_arg(ctx, c->id_arg, &v) != 0)
 		return 0;
 	key.id = v;
+	skey.task = key.tgid;
+	skey.slot = pair;
+	skey.id = key.id;
 	a = bpf_map_lookup_elem(&async_spans, &key);
 	if (!a) {
 		ks_count_drop(KS_DROP_UNMATCHED_END);
 		return 0;
 	}
-	if (ks_async_consumed(a, pair, id, now)) {
+	b = bpf_map_lookup_elem(&pair_rec_scratch, &zero);
+	if (!b || ks_async_consumed(a, pair, id, now)) {
+		bpf_map_delete_elem(&pair_strs, &skey);
 		bpf_map_delete_elem(&async_spans, &key);
 		return 0;
 	}
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		ks_count_drop(KS_DROP_RINGBUF);
-		bpf_map_delete_elem(&async_spans, &key);
-		return 0;
-	}
+	r = &b->r;
 	ks_fill_hdr(&r->span.hdr, KS_REC_PAIR_SPAN, sizeof(*r), id, now);
 	r->span.start_ns = a->start_ns;
 	r->span.end_ns = now;
@@ -198,16 +338,15 @@ static __always_inline int ks_async_end(struct pt_regs *ctx, const struct ks_pai
 	r->span.depth = 0;
 	r->span.flags = 0;
 	r->span.name_ptr = KS_PAIR_TAG | pair;
-	__builtin_memcpy(r->span.name, a->v.name, sizeof(r->span.name));
 	bpf_get_current_comm(r->span.comm, sizeof(r->span.comm));
 	__builtin_memset(&r->span.costs, 0, sizeof(r->span.costs));
 	r->pair_id = pair;
 	r->async = 1;
 	__builtin_memcpy(r->ints, a->v.ints, sizeof(r->ints));
-	__builtin_memcpy(r->strs, a->v.strs, sizeof(r->strs));
-	ks_pair_read(ctx, c, KS_PAIR_FROM_END, r->span.name, r->ints, r->strs);
-	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
+	ks_pair_read_ints(ctx, c, KS_PAIR_FROM_END, r->ints);
 	bpf_map_delete_elem(&async_spans, &key);
+	strs = ks_pair_end_strs(ctx, c, b, &skey);
+	ks_pair_submit(b, strs);
 	return 0;
 }
 
@@ -218,6 +357,7 @@ int pair_begin(struct pt_regs *ctx)
 	struct task_struct *task = ks_current(&id);
 	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
 	const struct ks_pair_cfg *c;
+	struct ks_pair_strs_key skey;
 	struct ks_pair_stack *ps;
 	struct ks_thread *t;
 	struct ks_pair_vals *v;
@@ -240,8 +380,11 @@ int pair_begin(struct pt_regs *ctx)
 	if (d < 0)
 		return 0;
 	v = &ps->v[d & (KS_MAX_DEPTH - 1)];
-	v->name[0] = 0;
-	ks_pair_read(ctx, c, KS_PAIR_FROM_BEGIN, v->name, v->ints, v->strs);
+	ks_pair_read_ints(ctx, c, KS_PAIR_FROM_BEGIN, v->ints);
+	skey.task = (__u32)id;
+	skey.slot = KS_PAIR_STRS_SYNC | d;
+	skey.id = 0;
+	ks_pair_begin_strs(ctx, c, &skey);
 	return 0;
 }
 
@@ -253,11 +396,13 @@ int pair_end(struct pt_regs *ctx)
 	__u64 now = bpf_ktime_get_ns();
 	__u32 pair = (__u32)bpf_usdt_cookie(ctx);
 	const struct ks_pair_cfg *c;
+	struct ks_pair_strs_key skey;
+	struct ks_pair_rec_buf *b;
 	struct ks_pair_span_rec *r;
 	struct ks_pair_stack *ps;
 	struct ks_pair_vals *v;
 	struct ks_thread *t;
-	__u32 top, found;
+	__u32 top, found, zero = 0, strs;
 
 	if (!ks_is_target(id >> 32))
 		return 0;
@@ -284,25 +429,29 @@ int pair_end(struct pt_regs *ctx)
 	}
 	if (found != top) /* inner spans that never ended are abandoned */
 		ks_count_drops(KS_DROP_MISMATCHED_END, top - found);
+	skey.task = (__u32)id;
+	skey.slot = KS_PAIR_STRS_SYNC | found;
+	skey.id = 0;
 	if (ks_mode_consumed(t, &t->frames[found & (KS_MAX_DEPTH - 1)], id, now, 0)) {
+		if (ks_pair_begin_has_strs(c))
+			bpf_map_delete_elem(&pair_strs, &skey);
 		t->depth = found;
 		return 0;
 	}
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		ks_count_drop(KS_DROP_RINGBUF);
+	b = bpf_map_lookup_elem(&pair_rec_scratch, &zero);
+	if (!b) {
 		t->depth = found;
 		return 0;
 	}
+	r = &b->r;
 	ks_fill_from_frame(&r->span, t, found, KS_REC_PAIR_SPAN, sizeof(*r), id, now, 0);
 	v = &ps->v[found & (KS_MAX_DEPTH - 1)];
-	__builtin_memcpy(r->span.name, v->name, sizeof(r->span.name));
 	r->pair_id = pair;
 	r->async = 0;
 	__builtin_memcpy(r->ints, v->ints, sizeof(r->ints));
-	__builtin_memcpy(r->strs, v->strs, sizeof(r->strs));
-	ks_pair_read(ctx, c, KS_PAIR_FROM_END, r->span.name, r->ints, r->strs);
-	bpf_ringbuf_submit(r, ks_rb_flags(sizeof(*r)));
+	ks_pair_read_ints(ctx, c, KS_PAIR_FROM_END, r->ints);
+	strs = ks_pair_end_strs(ctx, c, b, &skey);
+	ks_pair_submit(b, strs);
 	t->depth = found;
 	return 0;
 }

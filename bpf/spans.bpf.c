@@ -19,6 +19,7 @@
 #include "lib/costs.bpf.h"
 #include "lib/modes.bpf.h"
 #include "lib/frames.bpf.h"
+#include "lib/strings.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -144,30 +145,51 @@ static __always_inline int ks_begin(__u64 name_ptr, __u64 traceparent)
 	return 0;
 }
 
+/* A span record with its name, built here and copied to the ring buffer
+ * at its length (a reservation must have a constant size). */
+struct ks_named_span {
+	struct ks_span_rec r;
+	char name[KS_MAX_STRING + 8]; /* room for a read of KS_STR_READ_SIZE */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_named_span);
+} named_scratch SEC(".maps");
+
 /*
  * Submit the span in frames[i], ended at `now`. with_name is a constant at
- * each call: the record is reserved without its name (or costs) when they
- * are not sent. Returns false when the ring buffer was full.
+ * each call: without it the record is reserved without its name (or costs);
+ * with it, the record is built in named_scratch and copied out at its
+ * length. Returns false when the ring buffer was full.
  */
 static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, __u64 now,
 					__u32 extra, const bool with_name)
 {
 	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
+	struct ks_named_span *ns = NULL;
 	struct ks_span_rec *r;
+	__u32 zero = 0, len;
 	__u64 size;
+	__u8 state;
 
 	if (ks_mode_consumed(t, f, id, now, extra))
 		return false;
-	if (with_name)
+	if (with_name) {
+		ns = bpf_map_lookup_elem(&named_scratch, &zero);
+		if (!ns)
+			return false;
+		r = &ns->r;
 		size = sizeof(*r);
-	else if (targ_costs)
-		size = KS_SPAN_REC_NO_NAME;
-	else
-		size = KS_SPAN_REC_NO_COSTS_NO_NAME;
-	r = bpf_ringbuf_reserve(&events, size, 0);
-	if (!r) {
-		ks_count_drop(KS_DROP_RINGBUF);
-		return false;
+	} else {
+		size = targ_costs ? KS_SPAN_REC_NO_NAME : KS_SPAN_REC_NO_COSTS_NO_NAME;
+		r = bpf_ringbuf_reserve(&events, size, 0);
+		if (!r) {
+			ks_count_drop(KS_DROP_RINGBUF);
+			return false;
+		}
 	}
 	ks_fill_span_fields(r, f, i, KS_REC_SPAN, size, id, now,
 			    f->flags | extra | (with_name ? 0 : KS_SPAN_NAME_OMITTED));
@@ -178,11 +200,25 @@ static __always_inline bool ks_emit_rec(struct ks_thread *t, __u32 i, __u64 id, 
 	} else if (with_name) {
 		__builtin_memset(&r->costs, 0, sizeof(r->costs));
 	}
-	if (with_name) {
-		r->name[0] = 0;
-		bpf_probe_read_user_str(r->name, sizeof(r->name), (const void *)f->name_ptr);
+	if (!with_name) {
+		bpf_ringbuf_submit(r, ks_rb_flags(size));
+		return true;
 	}
-	bpf_ringbuf_submit(r, ks_rb_flags(size));
+	if (!ns)
+		return false;
+	/* Unreadable (the page not mapped yet, or gone at exit): sent empty,
+	 * userspace reads it from name_ptr. Not counted: that is no loss. */
+	len = ks_read_str_quiet(ns->name, f->name_ptr, &state);
+	if (state == KS_STR_CUT)
+		ns->r.flags |= KS_SPAN_NAME_CUT;
+	if (len > KS_MAX_STRING)
+		len = KS_MAX_STRING;
+	size = sizeof(ns->r) + len;
+	ns->r.hdr.size = size;
+	if (bpf_ringbuf_output(&events, ns, size, ks_rb_flags(size))) {
+		ks_count_drop(KS_DROP_RINGBUF);
+		return false;
+	}
 	return true;
 }
 
@@ -440,6 +476,7 @@ static __always_inline int ks_thread_exit(struct task_struct *task)
 		ec.now = bpf_ktime_get_ns();
 		bpf_loop(KS_MAX_DEPTH, ks_exit_one, &ec, 0);
 	}
+	ks_pair_strs_exit(task, (__u32)id);
 	ks_thread_release(task);
 	return 0;
 }

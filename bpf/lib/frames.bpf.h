@@ -179,7 +179,6 @@ static __always_inline void ks_fill_from_frame(struct ks_span_rec *r, struct ks_
 	struct ks_frame *f = &t->frames[i & (KS_MAX_DEPTH - 1)];
 
 	ks_fill_span_fields(r, f, i, kind, size, id, now, f->flags | extra);
-	r->name[0] = 0;
 	r->flags |= ks_fill_comm(t, r->comm);
 	if (targ_costs) {
 		ks_span_costs(t, (__u32)id, now, f, &r->costs);

@@ -33,6 +33,10 @@ const volatile struct ks_name_range targ_ranges[KS_MAX_NAME_RANGES] __weak = {};
 /* The target set grows at run time (follow.bpf.c): after targ_tgid, look in
  * `targets`. */
 const volatile __u8 targ_dynamic __weak = 0;
+/* --max-string: bytes kept of each string read from a target, 1..KS_MAX_STRING.
+ * A constant to the verifier (rodata is frozen), so reads sized by it are
+ * bounded. */
+const volatile __u32 targ_max_string __weak = KS_DEFAULT_STRING;
 
 /* Set by userspace when it stops: every program returns at once, even while
  * the kernel is still unregistering its uprobes. */

@@ -10,6 +10,7 @@
 
 #include "maps.bpf.h"
 #include "costs.bpf.h"
+#include "strings.bpf.h"
 
 const volatile __u8 targ_mode __weak = KS_MODE_TRACE;
 /* sample: keep a trace when its id's low KS_SAMPLE_BITS bits are below this
@@ -26,6 +27,28 @@ struct {
 	__type(key, struct ks_stat_key);
 	__type(value, struct ks_stat_val);
 } span_stats SEC(".maps") __weak;
+
+/* Names of span_stats' identities (struct ks_stat_name and its bytes);
+ * sized by userspace in stats mode, entries and value size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct ks_stat_key));
+	__uint(value_size, KS_STAT_NAME_SIZE(KS_DEFAULT_STRING));
+} stat_names SEC(".maps") __weak;
+
+struct ks_stat_name_buf {
+	struct ks_stat_name h;
+	char name[KS_MAX_STRING + 8]; /* room for a read of KS_STR_READ_SIZE */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_stat_name_buf);
+} stat_name_scratch SEC(".maps") __weak;
 
 /* Never written: the zero value a new span_stats entry starts from (too big
  * for the BPF stack). */
@@ -102,6 +125,30 @@ struct ks_stat_in {
 	__u32 _pad;
 };
 
+/* Read the name at `span` into stat_names under `key`, once: an unreadable
+ * one (its page not mapped yet) is tried again at the next span, and
+ * userspace reads it from the target if it never was. */
+static __always_inline void ks_stat_store_name(const struct ks_stat_key *key, __u64 span,
+					       struct ks_stat_val *v)
+{
+	struct ks_stat_name_buf *b;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(&stat_names, key)) {
+		v->named = 1;
+		return;
+	}
+	b = bpf_map_lookup_elem(&stat_name_scratch, &zero);
+	if (!b)
+		return;
+	b->h.len = ks_read_str_quiet(b->name, span, &b->h.state);
+	if (b->h.state == KS_STR_UNREADABLE)
+		return;
+	bpf_map_update_elem(&stat_names, key, b, BPF_NOEXIST);
+	v->named = 1; /* stored, or another CPU was first, or no room (never:
+		       * stat_names has span_stats' entries) */
+}
+
 __weak __noinline int ks_stats_add(struct ks_thread *t, const struct ks_costs *base,
 				   const struct ks_stat_in *in)
 {
@@ -134,8 +181,8 @@ __weak __noinline int ks_stats_add(struct ks_thread *t, const struct ks_costs *b
 			return 0;
 		}
 	}
-	if (!v->name[0] && !(span & (KS_FN_TAG | KS_PAIR_TAG)))
-		bpf_probe_read_user_str(v->name, sizeof(v->name), (const void *)span);
+	if (!v->named && !(span & (KS_FN_TAG | KS_PAIR_TAG)))
+		ks_stat_store_name(&key, span, v);
 	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->sum_ns, dur);
 	__sync_fetch_and_add(&v->hist[ks_log2(dur) & (KS_STAT_SLOTS - 1)], 1);

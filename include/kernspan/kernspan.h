@@ -17,7 +17,8 @@
  *   KERNSPAN_BEGIN_REMOTE("handle", traceparent);    // joins a W3C trace
  *
  * Names must be NUL-terminated strings that outlive the span (string
- * literals are ideal); kernspan copies at most 63 bytes of a name.
+ * literals are ideal); kernspan keeps up to --max-string bytes of a name
+ * (256 unless told), and shows a longer one cut there, ending in U+2026.
  * Begin and end pair per thread, innermost first.
  */
 #ifndef KERNSPAN_KERNSPAN_H

@@ -141,6 +141,15 @@ TEST(CliErrors, DurationMustBeAFinitePositiveNumberOfSeconds) {
   }
 }
 
+TEST(CliErrors, MaxStringIsBounded) {
+  for (const char *n : {"0", "4097", "-1", "x", "12k", ""}) {
+    expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--max-string", n}), 2,
+                          "is not a number of bytes from 1 to 4096");
+  }
+  expect_one_line_error(run({KERNSPAN_BIN, "serve", "-c", "/nonexistent", "--max-string", "0"}), 2,
+                        "is not a number of bytes from 1 to 4096");
+}
+
 TEST(CliErrors, RingbufMbIsBounded) {
   for (const char *mb : {"4096", "0", "3", "-8", "x"}) {
     expect_one_line_error(run({KERNSPAN_BIN, "trace", "-p", "1", "--ringbuf-mb", mb}), 2,

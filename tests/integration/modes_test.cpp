@@ -190,6 +190,21 @@ std::string stats_of_ready(const std::vector<std::string> &argv,
   return t.ks_out;
 }
 
+// Stats mode names kernspan's own spans from the kernel too: a 300-byte
+// name is kept up to --max-string and cut visibly, never silently.
+TEST(Modes, StatsModeKeepsLongNamesUpToMaxString) {
+  KS_REQUIRE_ROOT();
+  for (const size_t n : {size_t{256}, size_t{4096}}) {
+    const std::string out = stats_of_ready({STRINGS_BIN}, {"--max-string", std::to_string(n)});
+    const auto rows = summary_rows(out);
+    const std::string name =
+        n >= 300 ? std::string(300, 'h') : std::string(n, 'h') + "\xE2\x80\xA6";
+    EXPECT_EQ(count_of(rows, name), 1u) << out;
+    const std::string t = "string_truncated=" + std::to_string(n >= 300 ? 0 : 1) + " ";
+    EXPECT_NE(out.find(t), std::string::npos) << t << "\n" << out;
+  }
+}
+
 TEST(Modes, StatsModeCountsUsdtPairsExactly) {
   KS_REQUIRE_ROOT();
   // Across threads, by id: 200 jobs.

@@ -93,6 +93,106 @@ TEST(Pairs, PythonFunctionProbesBecomeSpansNamedByTheFunction) {
   EXPECT_GT(std::stoul(r.ks_out.substr(hits + 23)), 900u) << "3 lines per work() at least";
 }
 
+// testprog_strings.cpp's s(L): "x", U+00E9 (C3 A9) repeated, "y" when L is
+// even; its characters end at the odd offsets (and L).
+std::string strs_value(size_t len) {
+  std::string s = "x";
+  while (s.size() + 2 <= len) {
+    s += "\xC3\xA9";
+  }
+  if (s.size() < len) {
+    s += "y";
+  }
+  return s;
+}
+
+// What kernspan must show of s(L) with --max-string n: all of it, or the
+// longest whole-character prefix of at most n bytes (n is even in these
+// runs: a character straddles it, so n - 1 bytes), then U+2026.
+std::string strs_shown(size_t len, size_t n) {
+  std::string s = strs_value(len);
+  if (len <= n) {
+    return s;
+  }
+  return s.substr(0, n % 2 == 1 ? n : n - 1) + "\xE2\x80\xA6";
+}
+
+// Strings of 63..4096 bytes as a --span name and as string attributes read
+// at the begin (kept until the end) and at the end, an unmapped pointer and
+// an integer as the name, and a header span's 300-byte name: each shown
+// whole or cut at a character boundary with U+2026, and the cuts and the
+// unreadable strings counted exactly.
+void check_strings(const std::vector<std::string> &extra, size_t n, size_t truncated) {
+  std::vector<std::string> args = {
+      "--span", "strs:begin..strs:end,name=arg0,attr.b=str(arg1),attr.e=str(end.arg0)"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const PairRun r = trace_pairs({STRINGS_BIN}, args);
+  ASSERT_EQ(r.prog_status, 0);
+  ASSERT_EQ(r.ks_status, 0) << r.ks_err;
+  ASSERT_EQ(r.spans.size(), 10u) << r.ks_out;
+  std::map<std::string, json> by_b; // pair spans by their attribute b
+  std::map<std::string, size_t> got;
+  // Binary bytes reach the sink as read, which escapes the control byte
+  // and replaces the invalid one with U+FFFD (RFC 8259 JSON holds UTF-8).
+  const std::string binary = "a\x01\xEF\xBF\xBD"
+                             "b";
+  std::map<std::string, size_t> want = {{"", 1}, {"int", 1}, {binary, 1}};
+  const json *header = nullptr;
+  for (const auto &s : r.spans) {
+    if (s["attributes"].contains("b")) {
+      by_b[s["attributes"]["b"].get<std::string>()] = s;
+      got[s["attributes"]["b"].get<std::string>()]++;
+    } else {
+      header = &s;
+    }
+  }
+  for (const size_t len : {63, 64, 255, 256, 257, 4096}) {
+    want[strs_shown(len, n)]++;
+  }
+  EXPECT_EQ(got, want); // cut values of different lengths may be equal
+  for (const size_t len : {63, 64, 255, 256, 257, 4096}) {
+    const std::string shown = strs_shown(len, n);
+    ASSERT_TRUE(by_b.count(shown)) << "L=" << len;
+    const json &s = by_b.at(shown);
+    EXPECT_EQ(s["name"], shown) << "L=" << len;
+    EXPECT_EQ(s["attributes"]["e"], shown) << "L=" << len;
+  }
+  ASSERT_TRUE(by_b.count("")) << "the unmapped attribute";
+  EXPECT_EQ(by_b.at("")["name"], "unmapped");
+  EXPECT_EQ(by_b.at("")["attributes"]["e"], "e");
+  ASSERT_TRUE(by_b.count("int"));
+  EXPECT_EQ(by_b.at("int")["name"], "<unreadable name>");
+  EXPECT_EQ(by_b.at("int")["attributes"]["e"], "e");
+  ASSERT_TRUE(by_b.count(binary));
+  EXPECT_EQ(by_b.at(binary)["name"], "binary");
+  ASSERT_NE(header, nullptr);
+  EXPECT_EQ((*header)["name"],
+            n >= 300 ? std::string(300, 'h') : std::string(n, 'h') + "\xE2\x80\xA6");
+  const std::string t = "string_truncated=" + std::to_string(truncated) + " ";
+  EXPECT_NE(r.ks_out.find(t), std::string::npos) << t << "\n" << r.ks_out;
+  EXPECT_NE(r.ks_out.find("string_unreadable=2 "), std::string::npos) << r.ks_out;
+  EXPECT_NE(r.ks_out.find("string_unstored=0 "), std::string::npos) << r.ks_out;
+}
+
+TEST(Pairs, StringsAreKeptUpToTheDefaultAndCutVisibly) {
+  KS_REQUIRE_ROOT();
+  // Cut: s(257) and s(4096), each as name, b and e (6), and the header
+  // span's name.
+  check_strings({}, 256, 7);
+}
+
+TEST(Pairs, StringsAreKeptWholeUpToMaxString4096) {
+  KS_REQUIRE_ROOT();
+  check_strings({"--max-string", "4096"}, 4096, 0);
+}
+
+TEST(Pairs, StringsAreCutAtASmallMaxString) {
+  KS_REQUIRE_ROOT();
+  // n = 64: every s(L) above 64 bytes (255, 256, 257, 4096) three times,
+  // and the header span's name.
+  check_strings({"--max-string", "64"}, 64, 13);
+}
+
 TEST(Pairs, AsyncSpansPairByIdAcrossThreads) {
   KS_REQUIRE_ROOT();
   const PairRun r = trace_pairs({ASYNC_BIN, "--jobs", "200"},

@@ -13,6 +13,7 @@ TEST(Config, ParsesEveryKeyFromYaml) {
   const ServeConfig c = parse_config(R"(# kernspan serve
 service: checkout
 ringbuf_mb: 8
+max_string: 1024
 targets:
   - pid: 4242
   - binary: /usr/local/bin/checkout
@@ -40,6 +41,7 @@ sinks:
                                      "k.yaml");
   EXPECT_EQ(c.service, "checkout");
   EXPECT_EQ(c.ringbuf_mb, 8u);
+  EXPECT_EQ(c.max_string, 1024u);
   EXPECT_EQ(c.pids, (std::vector<pid_t>{4242, 7}));
   EXPECT_EQ(c.binaries, (std::vector<std::string>{"/usr/local/bin/checkout"}));
   EXPECT_EQ(c.prometheus, "127.0.0.1:9464");
@@ -65,6 +67,7 @@ TEST(Config, JsonIsAcceptedAndDefaultsApply) {
   EXPECT_EQ(c.pids, (std::vector<pid_t>{12}));
   EXPECT_EQ(c.prometheus, "9464");
   EXPECT_EQ(c.ringbuf_mb, 4u);
+  EXPECT_EQ(c.max_string, 256u);
   EXPECT_EQ(c.format, "jsonl");
   EXPECT_EQ(c.otlp_encoding, "protobuf");
   EXPECT_TRUE(c.service.empty());
@@ -116,6 +119,12 @@ TEST(Config, BadConfigsAreOneLineErrorsWithTheLine) {
             "k.yaml: line 2: otlp_gzip must be true or false, not 'yes'");
   EXPECT_EQ(error_of("targets: [{pid: 1}]\nringbuf_mb: 3\n" + ok_sinks),
             "k.yaml: line 2: ringbuf_mb must be a power of two (e.g. 8)");
+  EXPECT_EQ(error_of("targets: [{pid: 1}]\nmax_string: 0\n" + ok_sinks),
+            "k.yaml: line 2: max_string must be between 1 and 4096");
+  EXPECT_EQ(error_of("targets: [{pid: 1}]\nmax_string: 4097\n" + ok_sinks),
+            "k.yaml: line 2: max_string must be between 1 and 4096");
+  EXPECT_EQ(error_of("targets: [{pid: 1}]\nmax_string: lots\n" + ok_sinks),
+            "k.yaml: line 2: max_string must be a whole number, not 'lots'");
   EXPECT_EQ(error_of("targets: [{pid: 1}]\ntargets: [{pid: 2}]\n" + ok_sinks),
             "k.yaml: line 2: 'targets' given twice in the configuration");
   EXPECT_EQ(error_of("- 1\n- 2\n"), "k.yaml: line 1: the configuration must be a mapping of "

@@ -192,6 +192,11 @@ ServeConfig parse_config(const std::string &text, const std::string &name) {
   yaml_node_t *probes = nullptr;
   d.mapping(root, "the configuration",
             {{"service", [&](yaml_node_t *v) { c.service = d.string(v, "service"); }},
+             {"max_string",
+              [&](yaml_node_t *v) {
+                c.max_string =
+                    static_cast<uint32_t>(d.integer(v, "max_string", 1, 4096)); // KS_MAX_STRING
+              }},
              {"ringbuf_mb",
               [&](yaml_node_t *v) {
                 c.ringbuf_mb = static_cast<uint32_t>(d.integer(v, "ringbuf_mb", 1, 1024));

@@ -19,6 +19,7 @@
 //   sample_rate: 0.1             # with mode: sample
 //   min_duration: 2ms            # optional, filtered in the kernel
 //   span_timeout: 5m             # optional: open spans reported incomplete after it
+//   max_string: 256              # optional: bytes kept of each string read, 1-4096
 //   span_timeout: 5m             # optional: open spans reported incomplete after it
 //   max_spans_per_second: 5000   # optional, in userspace
 //   sinks:                       # at least one
@@ -69,6 +70,7 @@ struct ServeConfig {
   std::string min_duration;   // "2ms"; "" : none
   std::string span_timeout;   // "30s"; "" : none
   uint64_t max_spans_per_second = 0;
+  uint32_t max_string = 256; // bytes kept of each string read from a target (--max-string)
   // sinks
   std::string prometheus;
   size_t max_span_names = 1000;

@@ -149,6 +149,28 @@ void print_mode_lines(const collect::Plan &plan, const PipelineOptions &o,
 
 } // namespace
 
+std::string check_max_string(const std::string &text) {
+  const bool digits = !text.empty() && text.size() <= 5 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const unsigned long v = digits ? std::stoul(text) : 0;
+  if (v < 1 || v > kMaxString) {
+    return "'" + text + "' is not a number of bytes from 1 to " + std::to_string(kMaxString) +
+           " (what is kept of each string read from the target; longer ones are cut and "
+           "counted; the default is 256)";
+  }
+  return "";
+}
+
+CLI::Option *add_max_string_option(CLI::App &cmd, uint32_t *out) {
+  return cmd
+      .add_option("--max-string", *out,
+                  "bytes kept of each string read from the target (span names, string "
+                  "attributes), 1 to 4096; a longer one is cut there, shown ending in '...' "
+                  "(U+2026) and counted (string_truncated)")
+      ->check(CLI::Validator(check_max_string, "in [1 - 4096]"))
+      ->capture_default_str();
+}
+
 void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
   using collect::Mode;
   if (o.mode == "trace") {
@@ -179,6 +201,7 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan) {
     }
     plan.min_duration_ns = *ns;
   }
+  plan.max_string = o.max_string;
   if (!o.span_timeout.empty()) {
     const auto ns = core::parse_duration_ns(o.span_timeout);
     if (!ns || *ns == 0) {

@@ -19,6 +19,15 @@ namespace kernspan::cli {
 // --ringbuf-mb and ringbuf_mb: at most 1 GiB of locked kernel memory (4 GiB
 // took seconds to allocate and set up, for no gain at any span rate seen).
 constexpr uint32_t kMaxRingbufMb = 1024;
+// --max-string: bytes kept of each string read from a target (KS_MAX_STRING).
+constexpr uint32_t kMaxString = 4096;
+
+// CLI11 check of --max-string: "" when TEXT is a number from 1 to
+// kMaxString, else why not (one line).
+std::string check_max_string(const std::string &text);
+
+// Adds --max-string to `cmd`, storing into *out.
+CLI::Option *add_max_string_option(CLI::App &cmd, uint32_t *out);
 
 struct PipelineOptions {
   std::vector<pid_t> pids; // live processes with kernspan probes
@@ -41,6 +50,7 @@ struct PipelineOptions {
   std::string min_duration;
   std::string span_timeout; // --span-timeout: "" none
   uint64_t max_spans_per_second = 0;
+  uint32_t max_string = 256;    // --max-string (Plan::max_string)
   bool follow_children = false; // --follow-children
   std::string binary;           // --binary: every process running it (pids: those at start)
 };

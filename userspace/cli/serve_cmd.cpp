@@ -76,6 +76,7 @@ PipelineOptions from_config(const ServeConfig &c) {
   o.sample_rate = c.sample_rate;
   o.min_duration = c.min_duration;
   o.span_timeout = c.span_timeout;
+  o.max_string = c.max_string;
   o.max_spans_per_second = c.max_spans_per_second;
   SinkOptions &s = o.sinks;
   s.service = c.service;
@@ -161,13 +162,16 @@ Runner add_check_config(CLI::App &app) {
 
 Runner add_serve(CLI::App &app) {
   auto path = std::make_shared<std::string>();
+  auto max_string = std::make_shared<uint32_t>(256);
   auto *cmd = app.add_subcommand(
       "serve", "run as a long-lived exporter daemon, configured by a YAML (or JSON) file");
   cmd->add_option("-c,--config", *path,
                   "configuration file, YAML or JSON: targets (pid or binary), probes (uprobe, "
                   "span, usdt, costs), sinks (prometheus, otlp, zipkin, output/format, "
-                  "export_timeout), service, ringbuf_mb; see README")
+                  "export_timeout), service, ringbuf_mb, max_string; see README")
       ->required();
+  // Overrides the file's max_string.
+  CLI::Option *max_string_opt = add_max_string_option(*cmd, max_string.get());
   cmd->footer("Example config:\n"
               "  service: checkout\n"
               "  targets:\n"
@@ -178,9 +182,12 @@ Runner add_serve(CLI::App &app) {
               "    otlp: http://localhost:4318\n"
               "Runs until SIGINT/SIGTERM or the exit of every target. SIGHUP is ignored "
               "(reloading the configuration is not supported yet).");
-  return [path](const Globals &g) {
+  return [path, max_string, max_string_opt](const Globals &g) {
     const HupIgnorer hup;
-    const ServeConfig config = load_config(*path);
+    ServeConfig config = load_config(*path);
+    if (max_string_opt->count() != 0) {
+      config.max_string = *max_string;
+    }
     return run_pipeline(from_config(config), g);
   };
 }

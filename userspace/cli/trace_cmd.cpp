@@ -72,6 +72,7 @@ Runner add_trace(CLI::App &app) {
       ->check(CLI::Validator(check_ringbuf_mb, "power of two in [1 - 1024]"))
       ->capture_default_str();
   add_sink_options(*cmd, opts->sinks);
+  add_max_string_option(*cmd, &opts->max_string);
   cmd->add_flag("--no-costs", opts->no_costs,
                 "do not measure what each span cost (CPU, waits, syscalls, bytes): saves the "
                 "scheduler and syscall tracepoints' overhead on the target's threads");
@@ -102,7 +103,7 @@ Runner add_trace(CLI::App &app) {
                   "with id=argK. name=argN reads the begin probe's string argument N "
                   "(end.argN: the end probe's), any other name= is literal (default: the begin "
                   "probe's name); attr.KEY=argM records an integer, attr.KEY=str(argM) a string "
-                  "(first 63 bytes); arguments count from 0. Repeatable")
+                  "(up to --max-string bytes); arguments count from 0. Repeatable")
       ->type_name("'PROVIDER:BEGIN..PROVIDER:END[,name=..][,attr.KEY=..][,id=argK]'");
   cmd->add_option("--usdt", opts->usdts, "count the hits of a USDT probe (shown in the summary)")
       ->type_name("'PROVIDER:PROBE'");

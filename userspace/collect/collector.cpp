@@ -40,7 +40,9 @@ const char *to_string(StopReason r) {
 }
 
 Collector::Impl::Impl()
-    : namer(read_target_string, read_thread_comm, [this](uint32_t tgid, uint32_t *parent) {
+    : namer([this](uint32_t pid,
+                   uint64_t addr) { return read_target_string(pid, addr, plan.max_string); },
+            read_thread_comm, [this](uint32_t tgid, uint32_t *parent) {
         __u32 key = tgid;
         __u32 value = 0;
         if (skel == nullptr || bpf_map__lookup_elem(skel->maps.follow_parent, &key, sizeof(key),

@@ -98,6 +98,10 @@ bool Collector::Impl::open_and_load() {
   skel->rodata->targ_sender_at_start =
       find_program("tcp_send_start")->wanted(plan, features) ? 1 : 0;
   skel->rodata->targ_span_timeout_ns = plan.span_timeout_ns;
+  skel->rodata->targ_max_string = plan.max_string;
+  // At most 16 + 5 * 4104 bytes: no overflow in 32 bits.
+  // NOLINTNEXTLINE(bugprone-implicit-widening-of-multiplication-result)
+  bpf_map__set_value_size(skel->maps.pair_strs, KS_PAIR_STRS_SIZE(plan.max_string));
   set_libbpf_quiet(use_tp_btf && !libbpf_verbose()); // a failed tp_btf load falls back to raw_tp
   // With -v: the verifier's statistics per program (BPF_LOG_STATS).
   std::map<std::string, std::vector<char>> stats_logs;
@@ -160,6 +164,8 @@ void Collector::Impl::configure_mode() {
   if (int err = bpf_map__set_max_entries(skel->maps.span_stats, entries); err != 0) {
     throw CollectError("cannot size the span statistics map: " + errstr(err));
   }
+  bpf_map__set_max_entries(skel->maps.stat_names, entries);
+  bpf_map__set_value_size(skel->maps.stat_names, KS_STAT_NAME_SIZE(plan.max_string));
 }
 
 void Collector::Impl::load() {

@@ -2,6 +2,7 @@
 #include "collect/naming.hpp"
 
 #include "bpf/kernspan.h"
+#include "collect/records.hpp"
 
 #include <algorithm>
 #include <array>
@@ -11,20 +12,24 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 namespace kernspan::collect {
 
-std::string read_target_string(uint32_t pid, uint64_t addr) {
+// The NUL-terminated string at `addr` in process `pid`, read page by page
+// ("" if unreadable): whole up to `max` bytes, else its first `max` bytes
+// shown as cut (cut_string), as the kernel would have kept it.
+std::string read_target_string(uint32_t pid, uint64_t addr, size_t max) {
   std::string out;
   const auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  while (out.size() < KS_NAME_LEN - 1) {
-    std::array<char, KS_NAME_LEN> buf{};
-    const uint64_t want = std::min<uint64_t>(KS_NAME_LEN - 1 - out.size(), page - (addr % page));
+  std::vector<char> buf(page);
+  while (out.size() <= max) {
+    const uint64_t want = std::min<uint64_t>(max + 1 - out.size(), page - (addr % page));
     iovec local{buf.data(), want};
     iovec remote{std::bit_cast<void *>(static_cast<uintptr_t>(addr)), want};
     if (process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0) !=
         static_cast<ssize_t>(want)) {
-      return out.empty() ? "" : out;
+      return out;
     }
     const size_t n = strnlen(buf.data(), want);
     out.append(buf.data(), n);
@@ -33,7 +38,8 @@ std::string read_target_string(uint32_t pid, uint64_t addr) {
     }
     addr += want;
   }
-  return out;
+  out.resize(max);
+  return cut_string(out);
 }
 
 std::string read_thread_comm(uint32_t tgid, uint32_t tid) {

@@ -63,9 +63,10 @@ private:
 // The span name of a function probe id, "<unknown function>" if out of range.
 const std::string &function_name(const Plan &plan, uint32_t probe_id);
 
-// A NUL-terminated string of at most KS_NAME_LEN - 1 bytes at `addr` in
-// process `pid`, read page by page ("" if unreadable).
-std::string read_target_string(uint32_t pid, uint64_t addr);
+// The NUL-terminated string at `addr` in process `pid` ("" if unreadable):
+// whole up to `max` bytes, else its first `max` bytes cut with a marker
+// (cut_string), as the kernel would have kept it.
+std::string read_target_string(uint32_t pid, uint64_t addr, size_t max);
 // /proc/TGID/task/TID/comm without its newline, "" when gone.
 std::string read_thread_comm(uint32_t tgid, uint32_t tid);
 

@@ -105,6 +105,9 @@ struct Plan {
   uint64_t min_duration_ns = 0;  // complete spans shorter than this are not sent
   uint64_t span_timeout_ns = 0;  // spans open longer are reported incomplete (0: never)
   uint32_t stats_entries = 4096; // kStats: span identities (name x process) kept
+  // --max-string: bytes kept of each string read from a target (span names,
+  // string attributes), 1..KS_MAX_STRING; longer ones are cut and counted.
+  uint32_t max_string = 256;
   // Turn on the kernel's BPF run-time statistics (BPF_ENABLE_STATS) while
   // the collector lives, so program_stats() has run time and run counts.
   // The kernel then times every BPF program on the machine (~20 ns a run),

@@ -21,10 +21,11 @@ namespace kernspan::collect {
 namespace {
 
 const char *const kDropNames[KS_DROP_MAX] = {
-    "ringbuf_full",    "span_stack_overflow", "unmatched_end",   "mismatched_end",
-    "bad_traceparent", "no_task_storage",     "incomplete_span", "reserved",
-    "fn_return_lost",  "async_span_full",     "sampled_out",     "filtered",
-    "stats_full",      "span_timed_out",      "follow_full",     "retransmit_unattributed",
+    "ringbuf_full",      "span_stack_overflow", "unmatched_end",   "mismatched_end",
+    "bad_traceparent",   "no_task_storage",     "incomplete_span", "string_truncated",
+    "fn_return_lost",    "async_span_full",     "sampled_out",     "filtered",
+    "stats_full",        "span_timed_out",      "follow_full",     "retransmit_unattributed",
+    "string_unreadable", "string_unstored",
 };
 
 size_t possible_cpus() {
@@ -80,6 +81,7 @@ core::DropCounts read_mode_counts(const ks_kernspan *skel) {
 std::vector<core::SpanAggregate> read_span_aggregates(const ks_kernspan *skel, const Plan &plan,
                                                       const SpanNamer &namer) {
   std::vector<ks_stat_val> vals(possible_cpus());
+  std::vector<char> name_buf;
   std::map<std::string, core::SpanAggregate> by_name;
   ks_stat_key key{};
   ks_stat_key next{};
@@ -93,10 +95,12 @@ std::vector<core::SpanAggregate> read_span_aggregates(const ks_kernspan *skel, c
       continue; // removed meanwhile (never, today)
     }
     core::SpanAggregate a;
+    name_buf.assign(KS_STAT_NAME_SIZE(plan.max_string), 0);
+    if (bpf_map__lookup_elem(skel->maps.stat_names, &key, sizeof(key), name_buf.data(),
+                             name_buf.size(), 0) == 0) {
+      a.name = decode_stat_name(name_buf.data(), name_buf.size()).value_or("");
+    }
     for (const ks_stat_val &v : vals) {
-      if (a.name.empty() && v.name[0] != 0) {
-        a.name.assign(v.name, strnlen(v.name, sizeof(v.name)));
-      }
       core::SpanAggregate one;
       one.count = v.count;
       one.incomplete = v.incomplete;

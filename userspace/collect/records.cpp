@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collect/records.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace kernspan::collect {
@@ -8,6 +9,34 @@ namespace kernspan::collect {
 std::string fixed_string(const char *s, size_t n) {
   const void *nul = std::memchr(s, 0, n);
   return {s, nul != nullptr ? static_cast<size_t>(static_cast<const char *>(nul) - s) : n};
+}
+
+std::string cut_string(std::string_view kept) {
+  // Back over continuation bytes (10xxxxxx) to the last sequence's first
+  // byte: drop that sequence when fewer bytes follow it than it announces.
+  size_t start = kept.size();
+  size_t back = 0;
+  while (start > 0 && back < 4 && (static_cast<unsigned char>(kept[start - 1]) & 0xC0U) == 0x80U) {
+    start--;
+    back++;
+  }
+  if (start > 0) {
+    const auto lead = static_cast<unsigned char>(kept[start - 1]);
+    size_t need = 0;
+    if ((lead & 0xE0U) == 0xC0U) {
+      need = 2;
+    } else if ((lead & 0xF0U) == 0xE0U) {
+      need = 3;
+    } else if ((lead & 0xF8U) == 0xF0U) {
+      need = 4;
+    }
+    if (need != 0 && back + 1 < need) {
+      kept = kept.substr(0, start - 1);
+    }
+  }
+  std::string out(kept);
+  out += kCutMark;
+  return out;
 }
 
 core::Costs decode_costs(const ks_costs &c) {
@@ -62,18 +91,24 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
   if (h.kind != KS_REC_SPAN) {
     return fail(DecodeError::kBadKind);
   }
-  // Records stop before costs or name when those were not sent.
-  if (h.size > size || (h.size != sizeof(ks_span_rec) && h.size != KS_SPAN_REC_NO_NAME &&
-                        h.size != KS_SPAN_REC_NO_COSTS_NO_NAME)) {
+  // Records stop before costs when neither they nor the name were sent, and
+  // go on past the costs with the name's bytes when it was.
+  if (h.size > size ||
+      (h.size != KS_SPAN_REC_NO_COSTS_NO_NAME &&
+       (h.size < KS_SPAN_REC_NO_NAME || h.size - KS_SPAN_REC_NO_NAME > KS_MAX_STRING))) {
     return fail(DecodeError::kBadSize);
   }
   ks_span_rec r{};
-  std::memcpy(&r, data, h.size);
+  std::memcpy(&r, data, std::min<size_t>(h.size, sizeof(r)));
   if ((r.flags & KS_SPAN_HAS_COSTS) != 0 && h.size < KS_SPAN_REC_NO_NAME) {
     return fail(DecodeError::kBadSize);
   }
   core::Span s;
-  s.name = fixed_string(r.name, sizeof(r.name));
+  if (h.size > KS_SPAN_REC_NO_NAME) {
+    const std::string_view name(static_cast<const char *>(data) + KS_SPAN_REC_NO_NAME,
+                                h.size - KS_SPAN_REC_NO_NAME);
+    s.name = (r.flags & KS_SPAN_NAME_CUT) != 0 ? cut_string(name) : std::string(name);
+  }
   s.trace_id = {r.trace_id_hi, r.trace_id_lo};
   s.span_id = r.span_id;
   s.parent_span_id = r.parent_span_id;
@@ -93,6 +128,19 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
     s.costs = decode_costs(r.costs);
   }
   return s;
+}
+
+std::optional<std::string> decode_stat_name(const void *data, size_t size) {
+  ks_stat_name h;
+  if (size < sizeof(h)) {
+    return std::nullopt;
+  }
+  std::memcpy(&h, data, sizeof(h));
+  if (h.len > KS_MAX_STRING || h.len > size - sizeof(h)) {
+    return std::nullopt;
+  }
+  const std::string_view name(static_cast<const char *>(data) + sizeof(h), h.len);
+  return (h.state & KS_STR_CUT) != 0 ? cut_string(name) : std::string(name);
 }
 
 std::optional<FnSpan> decode_fn_span(const void *data, size_t size, const core::ClockOffset &clock,

@@ -16,13 +16,13 @@ extern "C" {
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 namespace kernspan::collect {
 
 static_assert(sizeof(ks_hdr) == 24, "ks_hdr layout changed: update both sides");
 static_assert(sizeof(ks_costs) == size_t{16} * 8, "ks_costs layout changed");
-static_assert(sizeof(ks_span_rec) ==
-                  size_t{24} + size_t{8} * 6 + 8 + 8 + KS_NAME_LEN + KS_COMM_LEN + 128,
+static_assert(sizeof(ks_span_rec) == size_t{24} + size_t{8} * 6 + 8 + 8 + KS_COMM_LEN + 128,
               "ks_span_rec layout changed");
 static_assert(offsetof(ks_span_rec, costs) % 8 == 0, "costs must stay 8-byte aligned");
 
@@ -36,6 +36,14 @@ enum class DecodeError { kShort, kBadKind, kBadSize };
 // Copy a fixed-size, maybe unterminated char array into a string.
 std::string fixed_string(const char *s, size_t n);
 
+// What a string cut at --max-string ends with (U+2026).
+inline constexpr std::string_view kCutMark = "\xE2\x80\xA6";
+
+// The first bytes of a longer string, as the kernel kept them, shown as cut:
+// a UTF-8 sequence left incomplete at the end is dropped (so valid UTF-8
+// stays valid), then kCutMark is appended.
+std::string cut_string(std::string_view kept);
+
 core::Costs decode_costs(const ks_costs &c);
 
 // Decode one record of the dump_threads iterator. `data` may be unaligned.
@@ -48,11 +56,13 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
 // Copy a record that extends a span record (member `span`, then its own
 // fields) out of `data` into `r`, check it is whole and of kind `kind` (and
 // `valid(r)`, e.g. an index in range), and decode its span part as an
-// ordinary span record. `data` may be unaligned.
+// ordinary span record. With `tail`, the record may go on past sizeof(r)
+// (hdr.size, at most `size`; the caller checks what follows); without it,
+// hdr.size must be sizeof(r). `data` may be unaligned.
 template <typename Rec, typename Valid>
-std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
-                                           decltype(ks_hdr::kind) kind, Valid valid,
-                                           const core::ClockOffset &clock, DecodeError *err) {
+std::optional<core::Span>
+decode_span_part(Rec &r, const void *data, size_t size, decltype(ks_hdr::kind) kind, Valid valid,
+                 const core::ClockOffset &clock, DecodeError *err, bool tail = false) {
   auto fail = [err](DecodeError e) -> std::optional<core::Span> {
     if (err != nullptr) {
       *err = e;
@@ -66,13 +76,18 @@ std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size
   if (r.span.hdr.kind != kind || !valid(r)) {
     return fail(DecodeError::kBadKind);
   }
-  if (r.span.hdr.size != sizeof(r)) {
+  if (tail ? (r.span.hdr.size < sizeof(r) || r.span.hdr.size > size)
+           : r.span.hdr.size != sizeof(r)) {
     return fail(DecodeError::kBadSize);
   }
   r.span.hdr.kind = KS_REC_SPAN;
   r.span.hdr.size = sizeof(r.span);
   return decode_span(&r.span, sizeof(r.span), clock, err);
 }
+
+// A `stat_names` value (`size` bytes): the name, cut ones ending in
+// kCutMark; nullopt when its length is past what `size` holds.
+std::optional<std::string> decode_stat_name(const void *data, size_t size);
 
 // The tag in name_ptr that marks a function span, and its probe id.
 inline bool is_fn_tag(uint64_t name_ptr) {
