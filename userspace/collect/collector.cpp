@@ -2,6 +2,7 @@
 #include "collect/collector.hpp"
 
 #include "collect/pairs.hpp"
+#include "collect/record_handler.hpp"
 #include "collect/records.hpp"
 #include "collect/site_guard.hpp"
 #include "collect/uprobe_multi.hpp"
@@ -337,27 +338,6 @@ private:
   std::vector<int> fds_; // written by the thread until stop()
 };
 
-// Entries in the span-name cache: (tgid, address) -> name.
-constexpr size_t kMaxNames = 65536;
-
-// /proc/TGID/task/TID/comm without its newline, "" when gone.
-std::string read_thread_comm(uint32_t tgid, uint32_t tid) {
-  const std::string path =
-      "/proc/" + std::to_string(tgid) + "/task/" + std::to_string(tid) + "/comm";
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return {};
-  }
-  char buf[KS_COMM_LEN + 1] = {};
-  const ssize_t n = read(fd, buf, KS_COMM_LEN);
-  close(fd);
-  std::string c(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  while (!c.empty() && (c.back() == '\n' || c.back() == '\0')) {
-    c.pop_back();
-  }
-  return c;
-}
-
 } // namespace
 
 const char *to_string(StopReason r) {
@@ -414,10 +394,9 @@ struct Collector::Impl {
   std::vector<int> pidfds;               // one per target; -1 once it exited
   std::vector<pid_t> pidfd_pids;         // the process of each pidfd
   std::unordered_map<pid_t, bool> known; // tgid -> alive, for the growing set
-  uint64_t records = 0;
-  uint64_t decode_errors = 0;
   double attach_ms = 0;
   core::ClockOffset clock = core::ClockOffset::measure();
+  RecordHandler handler{plan, clock, lookups()};
   const SpanFn *on_span = nullptr;
   // The ring buffer's consumer and producer position pages, mapped
   // read-only (the kernel's ringbuf mmap layout), for fill levels.
@@ -425,10 +404,6 @@ struct Collector::Impl {
   size_t rb_positions_len = 0;
   uint64_t rb_max_used = 0;
   int stats_fd = -1; // BPF_ENABLE_STATS: run-time stats on while open
-  // Names of spans by (tgid, address in the target): incomplete spans
-  // arrive after the target's memory is gone and are named from here.
-  std::unordered_map<uint64_t, std::string> names;
-  std::unordered_map<uint32_t, std::string> comms; // tid -> comm
 
   ~Impl() {
     warmup.stop(); // its placeholders go in detach's hand-off (if attach never finished)
@@ -515,99 +490,25 @@ struct Collector::Impl {
 
   static int on_record(void *ctx, void *data, size_t size) {
     auto *self = static_cast<Impl *>(ctx);
-    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_BENCH) {
-      return 0; // --bench-floor-record: only its cost is measured
-    }
-    self->records++;
-    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_FN_SPAN) {
-      self->on_fn_record(data, size);
-      return 0;
-    }
-    if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_PAIR_SPAN) {
-      auto span = decode_pair_span(data, size, self->clock, self->plan.pairs);
-      if (!span) {
-        self->decode_errors++;
-        return 0;
-      }
-      self->name_thread(*span);
-      (*self->on_span)(std::move(*span));
-      return 0;
-    }
-    DecodeError err{};
-    auto span = decode_span(data, size, self->clock, &err);
-    if (!span) {
-      self->decode_errors++;
-      return 0;
-    }
-    const auto *rec = static_cast<const ks_span_rec *>(data);
-    uint64_t name_ptr = 0;
-    std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
-    self->name_thread(*span);
-    const uint64_t key = name_ptr ^ (static_cast<uint64_t>(span->tgid) << 48);
-    if (span->name.empty() && is_fn_tag(name_ptr)) {
-      span->name = self->function_name(fn_probe_id(name_ptr));
-    } else if (span->name.empty()) {
-      span->name = self->resolve_name(span->tgid, name_ptr);
-    } else if (self->names.size() < kMaxNames) {
-      self->names.try_emplace(key, span->name);
-    }
-    (*self->on_span)(std::move(*span));
+    self->handler.handle(data, size, *self->on_span);
     return 0;
   }
 
-  // Threads send their comm once (KS_SPAN_COMM_OMITTED afterwards): keep
-  // it by tid; a new thread with a reused tid sends its own first.
-  void name_thread(core::Span &s) {
-    if (!s.thread.empty()) {
-      if (comms.size() < kMaxNames) {
-        comms.insert_or_assign(s.tid, s.thread);
+  // Names the kernel could not read: from the target, else (a followed
+  // child) from the process that forked it.
+  RecordHandler::Lookups lookups() {
+    RecordHandler::Lookups l;
+    l.read_string = read_target_string;
+    l.parent_of = [this](uint32_t child, uint32_t &parent) {
+      __u32 p = 0;
+      if (bpf_map__lookup_elem(skel->maps.follow_parent, &child, sizeof(child), &p, sizeof(p), 0) !=
+          0) {
+        return false;
       }
-      return;
-    }
-    auto it = comms.find(s.tid);
-    if (it != comms.end()) {
-      s.thread = it->second;
-      return;
-    }
-    s.thread = read_thread_comm(s.tgid, s.tid);
-    if (!s.thread.empty() && comms.size() < kMaxNames) {
-      comms.emplace(s.tid, s.thread);
-    }
-  }
-
-  // A span whose name the kernel could not read (the page holding it not
-  // mapped in the target yet, or the process gone): from the cache, else
-  // from the process itself (which also maps the page for the next time),
-  // else, for a followed child, from the process that forked it (the same
-  // image at the same addresses).
-  std::string resolve_name(uint32_t tgid, uint64_t ptr) {
-    const auto key_of = [ptr](uint32_t t) { return ptr ^ (static_cast<uint64_t>(t) << 48); };
-    uint32_t t = tgid;
-    for (int depth = 0; depth < 8 && t != 0; depth++) {
-      if (auto it = names.find(key_of(t)); it != names.end()) {
-        return it->second;
-      }
-      std::string s = read_target_string(t, ptr);
-      if (!s.empty() || !plan.follow.children) {
-        if (s.empty()) {
-          break;
-        }
-        if (names.size() < kMaxNames) {
-          names.emplace(key_of(tgid), s);
-        }
-        return s;
-      }
-      __u32 parent = 0;
-      if (bpf_map__lookup_elem(skel->maps.follow_parent, &t, sizeof(t), &parent, sizeof(parent),
-                               0) != 0) {
-        break;
-      }
-      t = parent;
-    }
-    if (names.size() < kMaxNames) {
-      names.emplace(key_of(tgid), "<unknown>"); // ask once
-    }
-    return "<unknown>";
+      parent = p;
+      return true;
+    };
+    return l;
   }
 
   // --span-timeout: run the expire_spans iterator over each target's
@@ -641,31 +542,6 @@ struct Collector::Impl {
       }
       close(fd);
     }
-  }
-
-  const std::string &function_name(uint32_t probe_id) const {
-    static const std::string unknown = "<unknown function>";
-    return probe_id < plan.functions.size() ? plan.functions[probe_id].name : unknown;
-  }
-
-  void on_fn_record(const void *data, size_t size) {
-    DecodeError err{};
-    auto fn = decode_fn_span(data, size, clock, &err);
-    if (!fn) {
-      decode_errors++;
-      return;
-    }
-    fn->span.name = function_name(fn->probe_id);
-    name_thread(fn->span);
-    const uint32_t asked =
-        fn->probe_id < plan.functions.size() ? plan.functions[fn->probe_id].nargs : 0;
-    if (asked > 0) {
-      for (uint32_t i = 0; i < fn->nargs && i < asked; i++) {
-        fn->span.attributes["arg" + std::to_string(i)] = static_cast<int64_t>(fn->args[i]);
-      }
-      fn->span.attributes["ret"] = static_cast<int64_t>(fn->ret);
-    }
-    (*on_span)(std::move(fn->span));
   }
 
   // With send_start, the retransmit sender is noted where a TCP send begins
@@ -1516,7 +1392,7 @@ core::DropCounts Collector::drops() const {
     }
     out.add(kDropNames[slot], drop_slot(impl_->skel, slot));
   }
-  out.add("decode_error", impl_->decode_errors);
+  out.add("decode_error", impl_->handler.decode_errors());
   return out;
 }
 
@@ -1562,13 +1438,13 @@ std::vector<core::SpanAggregate> Collector::span_aggregates() const {
       a.merge(one);
     }
     if (is_fn_tag(key.span)) {
-      a.name = m.function_name(fn_probe_id(key.span));
+      a.name = m.handler.function_name(fn_probe_id(key.span));
     } else if ((key.span & KS_PAIR_TAG) != 0) {
       const uint64_t pair = key.span & ~KS_PAIR_TAG;
       a.name = pair < m.plan.pairs.size() ? m.plan.pairs[pair].literal_name : "<unknown pair>";
     } else if (a.name.empty()) {
-      auto it = m.names.find(key.span ^ (static_cast<uint64_t>(key.tgid) << 48));
-      a.name = it != m.names.end() ? it->second : "<unknown>";
+      const std::string *name = m.handler.cached_name(key.tgid, key.span);
+      a.name = name != nullptr ? *name : "<unknown>";
     }
     auto [it, fresh] = by_name.try_emplace(a.name);
     if (fresh) {
@@ -1600,7 +1476,7 @@ std::vector<pid_t> Collector::traced() {
 }
 
 uint64_t Collector::records() const {
-  return impl_->records;
+  return impl_->handler.records();
 }
 size_t Collector::attached() const {
   size_t n = impl_->links.size() + impl_->begin_links.size();
