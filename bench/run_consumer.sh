@@ -74,6 +74,6 @@ for r in $(seq "$ROUNDS"); do
            printf "%d %d %.2f %.0f %.2f %.0f %d\n", r, s, secs, n / secs, cpu, s ? cpu / s * 1e9 : 0, d }' \
     "$D/loop.out" | tee -a "$rows"
 done
-awk '{ sps[NR] = $4; ns[NR] = $6 } END {
-  n = asort(sps); asort(ns)
-  printf "median: %.0f spans/s, kernspan %.0f ns CPU per span\n", sps[int((n + 1) / 2)], ns[int((n + 1) / 2)] }' "$rows"
+med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "median: $(awk '{ print $4 }' "$rows" | med) spans/s," \
+  "kernspan $(awk '{ print $6 }' "$rows" | med) ns CPU per span"
