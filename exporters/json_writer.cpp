@@ -67,7 +67,10 @@ char *JsonWriter::put_string(char *dst, std::string_view s) {
       continue;
     }
     if (c < 0x20) {
-      std::memcpy(dst, "\\u00", 4);
+      dst[0] = '\\';
+      dst[1] = 'u';
+      dst[2] = '0';
+      dst[3] = '0';
       dst[4] = kHex[c >> 4];
       dst[5] = kHex[c & 0xF];
       dst += 6;
@@ -77,7 +80,10 @@ char *JsonWriter::put_string(char *dst, std::string_view s) {
     size_t bad = 0;
     const size_t n = utf8_sequence(s, i, &bad);
     if (n == 0) {
-      std::memcpy(dst, "\xEF\xBF\xBD", 3); // one U+FFFD per maximal invalid subpart
+      // One U+FFFD per maximal invalid subpart.
+      dst[0] = static_cast<char>(0xEF);
+      dst[1] = static_cast<char>(0xBF);
+      dst[2] = static_cast<char>(0xBD);
       dst += 3;
       i += bad;
     } else {
