@@ -44,20 +44,25 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size);
 // Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err = nullptr);
+// The same into an existing span (its strings keep their capacity: no
+// allocation per record). Every field is set except `attributes`, which is
+// left as it is for the caller to reuse or clear. False on a bad record.
+bool decode_span_into(core::Span &out, const void *data, size_t size,
+                      const core::ClockOffset &clock, DecodeError *err = nullptr);
 
 // Copy a record that extends a span record (member `span`, then its own
 // fields) out of `data` into `r`, check it is whole and of kind `kind` (and
 // `valid(r)`, e.g. an index in range), and decode its span part as an
 // ordinary span record. `data` may be unaligned.
 template <typename Rec, typename Valid>
-std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
-                                           decltype(ks_hdr::kind) kind, Valid valid,
-                                           const core::ClockOffset &clock, DecodeError *err) {
-  auto fail = [err](DecodeError e) -> std::optional<core::Span> {
+bool decode_span_part_into(core::Span &out, Rec &r, const void *data, size_t size,
+                           decltype(ks_hdr::kind) kind, Valid valid, const core::ClockOffset &clock,
+                           DecodeError *err) {
+  auto fail = [err](DecodeError e) {
     if (err != nullptr) {
       *err = e;
     }
-    return std::nullopt;
+    return false;
   };
   if (size < sizeof(r)) {
     return fail(DecodeError::kShort);
@@ -71,7 +76,18 @@ std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size
   }
   r.span.hdr.kind = KS_REC_SPAN;
   r.span.hdr.size = sizeof(r.span);
-  return decode_span(&r.span, sizeof(r.span), clock, err);
+  return decode_span_into(out, &r.span, sizeof(r.span), clock, err);
+}
+
+template <typename Rec, typename Valid>
+std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
+                                           decltype(ks_hdr::kind) kind, Valid valid,
+                                           const core::ClockOffset &clock, DecodeError *err) {
+  core::Span s;
+  if (!decode_span_part_into(s, r, data, size, kind, valid, clock, err)) {
+    return std::nullopt;
+  }
+  return s;
 }
 
 // The tag in name_ptr that marks a function span, and its probe id.
