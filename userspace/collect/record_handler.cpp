@@ -4,17 +4,15 @@
 #include "collect/pairs.hpp"
 #include "collect/records.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 #include <utility>
 
 namespace kernspan::collect {
 
 namespace {
-
-uint64_t name_key(uint32_t tgid, uint64_t ptr) {
-  return ptr ^ (static_cast<uint64_t>(tgid) << 48);
-}
 
 // Attribute keys of function spans, made once.
 const std::array<std::string, KS_FN_MAX_ARGS> &arg_keys() {
@@ -30,8 +28,13 @@ const std::array<std::string, KS_FN_MAX_ARGS> &arg_keys() {
 
 } // namespace
 
-RecordHandler::RecordHandler(const Plan &plan, const core::ClockOffset &clock, Lookups lookups)
-    : plan_(plan), clock_(clock), lookups_(std::move(lookups)) {}
+RecordHandler::RecordHandler(const Plan &plan, const core::ClockOffset &clock, SpanNamer namer)
+    : plan_(plan), clock_(clock), namer_(std::move(namer)) {}
+
+SpanNamer RecordHandler::replay_namer() {
+  return SpanNamer([](uint32_t, uint64_t) { return std::string(); }, read_thread_comm,
+                   [](uint32_t, uint32_t *) { return false; });
+}
 
 void RecordHandler::handle(const void *data, size_t size, const SpanFn &on_span) {
   uint16_t kind = 0;
@@ -62,13 +65,11 @@ void RecordHandler::on_span_record(const void *data, size_t size, const SpanFn &
   uint64_t name_ptr = 0;
   std::memcpy(&name_ptr, static_cast<const char *>(data) + offsetof(ks_span_rec, name_ptr),
               sizeof(name_ptr));
-  name_thread(span);
+  namer_.name_thread(span);
   if (span.name.empty() && is_fn_tag(name_ptr)) {
-    span.name = function_name(fn_probe_id(name_ptr));
-  } else if (span.name.empty()) {
-    resolve_name(span.tgid, name_ptr, span.name);
-  } else if (names_.size() < kMaxNames) {
-    names_.try_emplace(name_key(span.tgid, name_ptr), span.name);
+    span.name = function_name(plan_, fn_probe_id(name_ptr));
+  } else {
+    namer_.name_span(span, name_ptr);
   }
   on_span(std::move(span));
 }
@@ -79,13 +80,8 @@ void RecordHandler::on_pair_record(const void *data, size_t size, const SpanFn &
     decode_errors_++;
     return;
   }
-  name_thread(*span);
+  namer_.name_thread(*span);
   on_span(std::move(*span));
-}
-
-const std::string &RecordHandler::function_name(uint32_t probe_id) const {
-  static const std::string unknown = "<unknown function>";
-  return probe_id < plan_.functions.size() ? plan_.functions[probe_id].name : unknown;
 }
 
 void RecordHandler::on_fn_record(const void *data, size_t size, const SpanFn &on_span) {
@@ -98,8 +94,8 @@ void RecordHandler::on_fn_record(const void *data, size_t size, const SpanFn &on
     decode_errors_++;
     return;
   }
-  span.name = function_name(r.probe_id);
-  name_thread(span);
+  span.name = function_name(plan_, r.probe_id);
+  namer_.name_thread(span);
   const uint32_t asked =
       r.probe_id < plan_.functions.size() ? plan_.functions[r.probe_id].nargs : 0;
   const uint32_t nargs = std::min<uint32_t>(r.nargs, KS_FN_MAX_ARGS);
@@ -124,66 +120,6 @@ void RecordHandler::on_fn_record(const void *data, size_t size, const SpanFn &on
     fill();
   }
   on_span(std::move(span));
-}
-
-// Threads send their comm once (KS_SPAN_COMM_OMITTED afterwards): keep
-// it by tid; a new thread with a reused tid sends its own first.
-void RecordHandler::name_thread(core::Span &s) {
-  if (!s.thread.empty()) {
-    if (comms_.size() < kMaxNames) {
-      comms_[s.tid] = s.thread; // assigned in place when the tid is known
-    }
-    return;
-  }
-  auto it = comms_.find(s.tid);
-  if (it != comms_.end()) {
-    s.thread = it->second;
-    return;
-  }
-  s.thread = read_thread_comm(s.tgid, s.tid);
-  if (!s.thread.empty() && comms_.size() < kMaxNames) {
-    comms_.emplace(s.tid, s.thread);
-  }
-}
-
-const std::string *RecordHandler::cached_name(uint32_t tgid, uint64_t ptr) const {
-  auto it = names_.find(name_key(tgid, ptr));
-  return it != names_.end() ? &it->second : nullptr;
-}
-
-// A span whose name the kernel could not read (the page holding it not
-// mapped in the target yet, or the process gone): from the cache, else
-// from the process itself (which also maps the page for the next time),
-// else, for a followed child, from the process that forked it (the same
-// image at the same addresses).
-void RecordHandler::resolve_name(uint32_t tgid, uint64_t ptr, std::string &out) {
-  uint32_t t = tgid;
-  for (int depth = 0; depth < 8 && t != 0; depth++) {
-    if (auto it = names_.find(name_key(t, ptr)); it != names_.end()) {
-      out = it->second;
-      return;
-    }
-    std::string s = lookups_.read_string ? lookups_.read_string(t, ptr) : std::string();
-    if (!s.empty() || !plan_.follow.children) {
-      if (s.empty()) {
-        break;
-      }
-      if (names_.size() < kMaxNames) {
-        names_.emplace(name_key(tgid, ptr), s);
-      }
-      out = std::move(s);
-      return;
-    }
-    uint32_t parent = 0;
-    if (!lookups_.parent_of || !lookups_.parent_of(t, parent)) {
-      break;
-    }
-    t = parent;
-  }
-  if (names_.size() < kMaxNames) {
-    names_.emplace(name_key(tgid, ptr), "<unknown>"); // ask once
-  }
-  out = "<unknown>";
 }
 
 } // namespace kernspan::collect
