@@ -6,7 +6,9 @@
 #   untraced | bpftrace count | bpftrace hist | kernspan trace (costs on, the
 #   default) | kernspan --no-costs | kernspan --mode stats [| name=sql(arg0)]
 # printing per configuration the median TPS (min-max), the ratio to
-# untraced, and for kernspan its CPU per span, spans, drops and peak RSS.
+# untraced, and for kernspan its CPU per span (its utime + stime from
+# /proc/PID/stat over the pgbench run only, start-up excluded), spans,
+# drops and peak RSS.
 # Not a test: asserts nothing. Needs root; installs PostgreSQL 15 if missing.
 #
 #   bench/run_pg.sh [--rounds N] [--seconds T] [--clients C] [--scale S]
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   --seconds) SECONDS_PER=$2; shift 2 ;;
   --clients) CLIENTS=$2; shift 2 ;;
   --scale) SCALE=$2; shift 2 ;;
-  *) sed -n 3,15p "$0" >&2; exit 2 ;;
+  *) sed -n 3,17p "$0" >&2; exit 2 ;;
   esac
 done
 KERNSPAN=$(readlink -f "${KERNSPAN:-build/kernspan}")
@@ -75,6 +77,15 @@ wait_for() {
   return 1
 }
 
+# utime + stime of process $1 so far, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the parenthesized comm).
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  awk '{ print $12 + $13 }' <<<"${s##*) }"
+}
+
 run_one() { # config -> "tps [ks_cpu_s spans drops rss_kb]"
   local c=$1 log=$D/tracer.log tm=$D/time.txt ks=$KERNSPAN
   case $c in B_*) ks=$KERNSPAN_B c=${c#B_} ;; esac
@@ -102,18 +113,28 @@ run_one() { # config -> "tps [ks_cpu_s spans drops rss_kb]"
   ks_stats) args+=(--mode stats) ;;
   ks_sql) args=(trace --binary "$PG" --span "$SPAN,name=sql(arg0)" -o "$D/q.jsonl") ;;
   esac
-  /usr/bin/time -f "%U %S %M" -o "$tm" "$ks" "${args[@]}" -q >"$D/ks.out" 2>"$log" &
+  /usr/bin/time -f "%M" -o "$tm" "$ks" "${args[@]}" -q >"$D/ks.out" 2>"$log" &
   local pid=$!
   wait_for "$log" attached
-  local tps
+  # kernspan (either binary, whatever its file is called) is time's only
+  # child (its own fork for the fast detach comes later, at the stop, and
+  # is time's grandchild).
+  local kpid
+  kpid=$(pgrep -P "$pid" | head -1 || true)
+  kpid=${kpid:-$pid}
+  # Its CPU while pgbench runs only: start-up (BTF, verification, attach)
+  # and the detach are not the spans' cost.
+  local t0 t1 tps
+  t0=$(cpu_ticks "$kpid")
   tps=$(pgbench_tps)
-  kill -INT "$(pgrep -P "$pid" -x kernspan || echo "$pid")" 2>/dev/null || true
+  t1=$(cpu_ticks "$kpid")
+  kill -INT "$kpid" 2>/dev/null || true
   wait "$pid" || true
   local spans drops
   spans=$(awk '/^spans: / { print $2 }' "$log" "$D/ks.out" | head -1)
   drops=$(grep -ho 'total [0-9]*' "$log" "$D/ks.out" | head -1 | awk '{ print $2 }')
-  echo "$tps $(awk '{ print $1 + $2, $3 }' "$tm" | awk -v s="${spans:-0}" -v d="${drops:-0}" \
-    '{ print $1, s, d, $2 }')"
+  echo "$tps $(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }') \
+${spans:-0} ${drops:-0} $(cat "$tm")"
   rm -f "$D/q.jsonl"
 }
 

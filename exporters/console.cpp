@@ -2,6 +2,7 @@
 #include "exporters/console.hpp"
 
 #include <ctime>
+#include <string>
 #include <type_traits>
 
 #include "exporters/format.hpp"
@@ -10,19 +11,47 @@ namespace kernspan::exporters {
 
 namespace {
 
-std::string format_time(uint64_t unix_ns, bool utc) {
+// "HH:MM:SS.uuuuuu" appended to out. The broken-down time is kept for the
+// last second seen: spans come in bursts within a second, and localtime_r
+// costs more than the rest of the line.
+void append_time(std::string &out, uint64_t unix_ns, bool utc) {
+  thread_local time_t last_secs = -1;
+  thread_local bool last_utc = false;
+  thread_local char hms[40] = {};
   const auto secs = static_cast<time_t>(unix_ns / 1'000'000'000);
   const auto micros = static_cast<unsigned>((unix_ns % 1'000'000'000) / 1000);
-  tm parts{};
-  if (utc) {
-    gmtime_r(&secs, &parts);
-  } else {
-    localtime_r(&secs, &parts);
+  if (secs != last_secs || utc != last_utc) {
+    tm parts{};
+    if (utc) {
+      gmtime_r(&secs, &parts);
+    } else {
+      localtime_r(&secs, &parts);
+    }
+    std::snprintf(hms, sizeof hms, "%02d:%02d:%02d", parts.tm_hour, parts.tm_min, parts.tm_sec);
+    last_secs = secs;
+    last_utc = utc;
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06u", parts.tm_hour, parts.tm_min, parts.tm_sec,
-                micros);
-  return buf;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s.%06u", hms, micros);
+  out += buf;
+}
+
+// s with control bytes shown as '?' (printable()), appended to out.
+void append_printable(std::string &out, const std::string &s) {
+  const size_t old = out.size();
+  out += s;
+  for (size_t i = old; i < out.size(); i++) {
+    const auto u = static_cast<unsigned char>(out[i]);
+    if (u < 0x20 || u == 0x7f) {
+      out[i] = '?';
+    }
+  }
+}
+
+void append_hex(std::string &out, uint64_t v) {
+  char buf[16];
+  core::put_hex64(buf, v);
+  out.append(buf, sizeof buf);
 }
 
 std::string format_attr(const core::AttrValue &value) {
@@ -51,41 +80,56 @@ std::string format_attr(const core::AttrValue &value) {
 
 } // namespace
 
-std::string ConsoleSink::format_line(const core::Span &span, bool utc) {
-  char head[64];
-  std::snprintf(head, sizeof head, " %7u %-15s ", span.tid, printable(span.thread).c_str());
-  std::string line = format_time(span.start_unix_nano, utc);
+void ConsoleSink::append_line(std::string &line, const core::Span &span, bool utc) {
+  append_time(line, span.start_unix_nano, utc);
+  char head[16];
+  std::snprintf(head, sizeof head, " %7u ", span.tid);
   line += head;
+  // The thread padded to 15 columns, as "%-15s" would.
+  const size_t thread_at = line.size();
+  append_printable(line, span.thread);
+  if (line.size() - thread_at < 15) {
+    line.append(15 - (line.size() - thread_at), ' ');
+  }
+  line += ' ';
   line.append(2 * static_cast<size_t>(span.depth), ' ');
-  line += printable(span.name);
+  append_printable(line, span.name);
   line += "  ";
   line += format_duration(span.duration_ns());
   if (span.incomplete) {
     line += " INCOMPLETE";
   }
   line += "  trace=";
-  line += span.trace_id.hex();
+  append_hex(line, span.trace_id.hi);
+  append_hex(line, span.trace_id.lo);
   line += " span=";
-  line += core::span_id_hex(span.span_id);
+  append_hex(line, span.span_id);
   if (span.parent_span_id != 0) {
     line += " parent=";
-    line += core::span_id_hex(span.parent_span_id);
+    append_hex(line, span.parent_span_id);
     if (span.remote_parent) {
       line += " (remote)";
     }
   }
   for (const auto &[key, value] : span.attributes) {
     line += ' ';
-    line += printable(key);
+    append_printable(line, key);
     line += '=';
     line += format_attr(value);
   }
+}
+
+std::string ConsoleSink::format_line(const core::Span &span, bool utc) {
+  std::string line;
+  append_line(line, span, utc);
   return line;
 }
 
 void ConsoleSink::on_span(const core::Span &span) {
-  const std::string line = format_line(span, utc_);
-  std::fprintf(out_, "%s\n", line.c_str());
+  line_.clear();
+  append_line(line_, span, utc_);
+  line_ += '\n';
+  std::fwrite(line_.data(), 1, line_.size(), out_);
 }
 
 void ConsoleSink::flush() {

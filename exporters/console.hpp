@@ -24,10 +24,13 @@ public:
   // " INCOMPLETE" after the duration when the thread ended first, and
   // " key=value" per attribute (strings quoted). Two spaces of indent per depth.
   static std::string format_line(const core::Span &span, bool utc);
+  // The same appended to `line`.
+  static void append_line(std::string &line, const core::Span &span, bool utc);
 
 private:
   std::FILE *out_;
   bool utc_;
+  std::string line_; // reused: no allocation per span
 };
 
 } // namespace kernspan::exporters

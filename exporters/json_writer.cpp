@@ -3,63 +3,104 @@
 
 #include "exporters/utf8.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace kernspan::exporters {
-void JsonWriter::append_string(std::string &out, std::string_view s) {
+namespace {
+
+// Bytes that stand for themselves inside a JSON string: printable ASCII
+// other than '"' and '\\'.
+constexpr std::array<bool, 256> kPlain = [] {
+  std::array<bool, 256> t{};
+  for (unsigned c = 0x20; c < 0x80; c++) {
+    t[c] = c != '"' && c != '\\';
+  }
+  return t;
+}();
+
+} // namespace
+
+char *JsonWriter::put_string(char *dst, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
+  *dst++ = '"';
   size_t i = 0;
   while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      out.push_back(static_cast<char>(c));
-      i++;
+    // Runs of plain bytes (most strings are one run) are copied at once.
+    size_t run = i;
+    while (run < s.size() && kPlain[static_cast<unsigned char>(s[run])]) {
+      run++;
+    }
+    if (run != i) {
+      std::memcpy(dst, s.data() + i, run - i);
+      dst += run - i;
+      i = run;
       continue;
     }
+    const auto c = static_cast<unsigned char>(s[i]);
+    char esc = 0;
     switch (c) {
     case '"':
-      out += "\\\"";
-      i++;
-      continue;
+      esc = '"';
+      break;
     case '\\':
-      out += "\\\\";
-      i++;
-      continue;
+      esc = '\\';
+      break;
     case '\n':
-      out += "\\n";
-      i++;
-      continue;
+      esc = 'n';
+      break;
     case '\r':
-      out += "\\r";
-      i++;
-      continue;
+      esc = 'r';
+      break;
     case '\t':
-      out += "\\t";
-      i++;
-      continue;
+      esc = 't';
+      break;
     default:
       break;
     }
+    if (esc != 0) {
+      *dst++ = '\\';
+      *dst++ = esc;
+      i++;
+      continue;
+    }
     if (c < 0x20) {
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      dst[0] = '\\';
+      dst[1] = 'u';
+      dst[2] = '0';
+      dst[3] = '0';
+      dst[4] = kHex[c >> 4];
+      dst[5] = kHex[c & 0xF];
+      dst += 6;
       i++;
       continue;
     }
     size_t bad = 0;
     const size_t n = utf8_sequence(s, i, &bad);
     if (n == 0) {
-      out += "\xEF\xBF\xBD"; // one U+FFFD per maximal invalid subpart
+      // One U+FFFD per maximal invalid subpart.
+      dst[0] = static_cast<char>(0xEF);
+      dst[1] = static_cast<char>(0xBF);
+      dst[2] = static_cast<char>(0xBD);
+      dst += 3;
       i += bad;
     } else {
-      out.append(s.substr(i, n));
+      std::memcpy(dst, s.data() + i, n);
+      dst += n;
       i += n;
     }
   }
-  out.push_back('"');
+  *dst++ = '"';
+  return dst;
+}
+
+void JsonWriter::append_string(std::string &out, std::string_view s) {
+  const size_t old = out.size();
+  out.resize(old + max_string_bytes(s.size()));
+  char *end = put_string(out.data() + old, s);
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 void JsonWriter::comma() {

@@ -34,6 +34,12 @@ public:
 
   // Append `s` as a quoted JSON string (exposed for tests).
   static void append_string(std::string &out, std::string_view s);
+  // The same written at `dst`, which has room for max_string_bytes(s.size())
+  // bytes; returns the end of what was written.
+  static char *put_string(char *dst, std::string_view s);
+  // At most 6 bytes per byte of text (a control byte becomes \u00XX, an
+  // invalid byte U+FFFD's 3 bytes) and the quotes.
+  static constexpr size_t max_string_bytes(size_t n) { return 6 * n + 2; }
 
 private:
   void open(char c);

@@ -106,6 +106,20 @@ TEST(SpanNamer, UnreadNameIsReadFromTheTargetOnce) {
   EXPECT_EQ(sys.string_reads, 1);
 }
 
+TEST(SpanNamer, ResolvingIntoAStringReplacesWhatItHeld) {
+  FakeSystem sys;
+  sys.memory[{45, 0x5800}] = "a.name.longer.than.inline.storage";
+  SpanNamer n = sys.namer();
+  std::string out = "stale name from the previous span";
+  n.resolve_name(45, 0x5800, out);
+  EXPECT_EQ(out, "a.name.longer.than.inline.storage");
+  n.resolve_name(45, 0x5800, out); // from the cache
+  EXPECT_EQ(out, "a.name.longer.than.inline.storage");
+  n.resolve_name(45, 0x5900, out);
+  EXPECT_EQ(out, "<unknown>");
+  EXPECT_EQ(sys.string_reads, 2);
+}
+
 TEST(SpanNamer, UnreadableNameIsUnknownAndAskedOnce) {
   FakeSystem sys;
   SpanNamer n = sys.namer();

@@ -338,34 +338,18 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   follower.announce();
 
   core::SpanStats stats(o.sinks.max_span_names);
-  // --max-spans-per-second: the summary counts every span, the sinks get
-  // at most N a second (of span end time).
-  std::optional<core::TokenBucket> limit;
-  if (o.max_spans_per_second != 0) {
-    limit.emplace(o.max_spans_per_second);
-  }
-  uint64_t rate_limited = 0;
-  const auto why = collector->run(
-      [&](core::Span &&s) {
-        stats.add(s);
-        if (limit && !limit->take(s.end_unix_nano)) {
-          rate_limited++;
-          return;
-        }
-        for (auto &sink : sinks) {
-          sink->on_span(s);
-        }
-      },
-      [&] {
-        follower.rescan(*collector);
-        for (auto &sink : sinks) {
-          sink->flush();
-        }
-        if (stats_mode) {
-          sink_set.update_aggregates(collector->span_aggregates());
-        }
-        sink_set.update_health(*collector);
-      });
+  SpanFanout fanout(stats, sinks, o.max_spans_per_second);
+  const auto why = collector->run([&](core::Span &&s) { fanout.on_span(s); },
+                                  [&] {
+                                    follower.rescan(*collector);
+                                    for (auto &sink : sinks) {
+                                      sink->flush();
+                                    }
+                                    if (stats_mode) {
+                                      sink_set.update_aggregates(collector->span_aggregates());
+                                    }
+                                    sink_set.update_health(*collector);
+                                  });
   close_all(sinks);
   if (!follower.failure().empty()) {
     print_error(follower.failure());
@@ -382,7 +366,7 @@ int run_pipeline(const PipelineOptions &opts, const Globals &g) {
   }
   sink_set.update_health(*collector);
   exporters::print_summary(stdout, stats, sink_set.all_drops(collector->drops()), {});
-  print_mode_lines(plan, o, stats, collector->mode_counts(), rate_limited);
+  print_mode_lines(plan, o, stats, collector->mode_counts(), fanout.rate_limited());
   const auto counts = collector->usdt_counts();
   if (!counts.empty()) {
     std::string line = "usdt hits:";

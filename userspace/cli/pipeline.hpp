@@ -10,9 +10,16 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "core/modes.hpp"
+#include "core/span.hpp"
+#include "core/stats.hpp"
+#include "exporters/sink.hpp"
+
 #include "cli/functions.hpp"
 #include "cli/sinks.hpp"
 #include "collect/plan.hpp"
+#include <memory>
+#include <optional>
 
 namespace kernspan::cli {
 
@@ -69,6 +76,40 @@ void apply_mode_options(const PipelineOptions &o, collect::Plan &plan);
 collect::Plan make_span_plan(const PipelineOptions &o, const Globals &g, size_t *objects,
                              bool waiting = false,
                              std::vector<std::pair<pid_t, std::string>> *searched = nullptr);
+
+// What happens to each span the collector hands over: counted in the
+// summary, then (unless --max-spans-per-second holds it back) given to
+// every sink. bench/replay.cpp drives it too.
+class SpanFanout {
+public:
+  // --max-spans-per-second: the summary counts every span, the sinks get
+  // at most N a second (of span end time); 0: no limit.
+  SpanFanout(core::SpanStats &stats, std::vector<std::unique_ptr<exporters::Sink>> &sinks,
+             uint64_t max_spans_per_second)
+      : stats_(stats), sinks_(sinks) {
+    if (max_spans_per_second != 0) {
+      limit_.emplace(max_spans_per_second);
+    }
+  }
+  void on_span(const core::Span &s) {
+    stats_.add(s);
+    if (limit_ && !limit_->take(s.end_unix_nano)) {
+      rate_limited_++;
+      return;
+    }
+    for (auto &sink : sinks_) {
+      sink->on_span(s);
+    }
+  }
+  // Spans the limit kept from the sinks.
+  [[nodiscard]] uint64_t rate_limited() const { return rate_limited_; }
+
+private:
+  core::SpanStats &stats_;
+  std::vector<std::unique_ptr<exporters::Sink>> &sinks_;
+  std::optional<core::TokenBucket> limit_;
+  uint64_t rate_limited_ = 0;
+};
 
 // Builds the sinks, starts the collector, runs until a signal, the
 // duration or the exit of every target, closes the sinks and prints the

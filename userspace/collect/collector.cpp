@@ -40,18 +40,20 @@ const char *to_string(StopReason r) {
 }
 
 Collector::Impl::Impl()
-    : namer([this](uint32_t pid,
-                   uint64_t addr) { return read_target_string(pid, addr, plan.max_string); },
-            read_thread_comm, [this](uint32_t tgid, uint32_t *parent) {
-        __u32 key = tgid;
-        __u32 value = 0;
-        if (skel == nullptr || bpf_map__lookup_elem(skel->maps.follow_parent, &key, sizeof(key),
-                                                    &value, sizeof(value), 0) != 0) {
-          return false;
-        }
-        *parent = value;
-        return true;
-      }) {}
+    : handler(
+          plan, clock,
+          SpanNamer([this](uint32_t pid,
+                        uint64_t addr) { return read_target_string(pid, addr, plan.max_string); },
+                    read_thread_comm, [this](uint32_t tgid, uint32_t *parent) {
+            __u32 key = tgid;
+            __u32 value = 0;
+            if (skel == nullptr || bpf_map__lookup_elem(skel->maps.follow_parent, &key, sizeof(key),
+                                                        &value, sizeof(value), 0) != 0) {
+              return false;
+            }
+            *parent = value;
+            return true;
+          })) {}
 
 Collector::Impl::~Impl() {
   warmup.stop(); // its placeholders go in detach's hand-off (if attach never finished)
@@ -88,7 +90,7 @@ std::unique_ptr<Collector> Collector::start(const Plan &plan) {
   install_libbpf_log(plan.verbose);
   auto impl = std::make_unique<Impl>();
   impl->plan = plan;
-  impl->namer.set_follow_children(plan.follow.children);
+  impl->handler.namer().set_follow_children(plan.follow.children);
   const auto t0 = Clock::now();
   // The kernel's features (a few ms) are found while the object opens.
   impl->pending_features = std::async(std::launch::async, probe_features, plan.force_raw_tp);
@@ -189,7 +191,7 @@ std::vector<core::ThreadCosts> Collector::threads() {
 }
 
 core::DropCounts Collector::drops() const {
-  return read_drops(impl_->skel, impl_->plan.mode, impl_->decode_errors);
+  return read_drops(impl_->skel, impl_->plan.mode, impl_->handler.decode_errors());
 }
 
 core::DropCounts Collector::mode_counts() const {
@@ -201,7 +203,7 @@ std::vector<core::SpanAggregate> Collector::span_aggregates() const {
   if (m.plan.mode != Mode::kStats || m.skel == nullptr) {
     return {};
   }
-  return read_span_aggregates(m.skel, m.plan, m.namer);
+  return read_span_aggregates(m.skel, m.plan, m.handler.namer());
 }
 
 void Collector::attach_more(const Plan &more) {
@@ -220,7 +222,7 @@ std::vector<pid_t> Collector::traced() {
 }
 
 uint64_t Collector::records() const {
-  return impl_->records;
+  return impl_->handler.records();
 }
 size_t Collector::attached() const {
   size_t n = 0; // libbpf's USDT links: one per probe and process

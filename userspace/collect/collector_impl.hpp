@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The collector's state, shared by the files that each do one of its jobs:
 // loader.cpp (open, choose, load), attach.cpp (attach in phase order,
-// detach), consumer.cpp (the epoll loop, record dispatch, the target set).
+// detach), consumer.cpp (the epoll loop, the target set; each record goes to
+// RecordHandler).
 // Internal to userspace/collect.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "collect/link.hpp"
 #include "collect/naming.hpp"
 #include "collect/programs.hpp"
+#include "collect/record_handler.hpp"
 #include "collect/site_guard.hpp"
 #include "collect/warmup.hpp"
 #include "core/clock.hpp"
@@ -62,8 +64,6 @@ struct Collector::Impl {
   std::vector<int> pidfds;               // one per target; -1 once it exited
   std::vector<pid_t> pidfd_pids;         // the process of each pidfd
   std::unordered_map<pid_t, bool> known; // tgid -> alive, for the growing set
-  uint64_t records = 0;
-  uint64_t decode_errors = 0;
   double attach_ms = 0;
   core::ClockOffset clock = core::ClockOffset::measure();
   const SpanFn *on_span = nullptr;
@@ -73,7 +73,9 @@ struct Collector::Impl {
   size_t rb_positions_len = 0;
   uint64_t rb_max_used = 0;
   int stats_fd = -1; // BPF_ENABLE_STATS: run-time stats on while open
-  SpanNamer namer;   // span and thread names the kernel could not send
+  // Decodes and names each record (span and thread names the kernel could
+  // not send: its SpanNamer); counts records and decode errors.
+  RecordHandler handler;
 
   std::vector<Link> &phase(Phase p) { return links[static_cast<size_t>(p)]; }
 
@@ -97,7 +99,6 @@ struct Collector::Impl {
 
   // consumer.cpp
   static int on_record(void *ctx, void *data, size_t size);
-  void on_fn_record(const void *data, size_t size);
   void setup_poll();
   bool poll_once(int timeout_ms);
   [[nodiscard]] uint64_t rb_used() const;

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The consumer: one epoll loop (ring buffer, stop eventfd, a pidfd per
-// target) for run() and wait(), the dispatch of each record to its decoder
-// and namer, and the set of traced processes as the kernel grows it.
+// target) for run() and wait(), each record handed to the RecordHandler
+// (decode and naming), and the set of traced processes as the kernel grows
+// it.
 #include "collect/attach.hpp"
 #include "collect/collector_impl.hpp"
-#include "collect/pairs.hpp"
 #include "collect/readers.hpp"
-#include "collect/records.hpp"
 
 #include "bpf/kernspan.h"
 #include "kernspan.skel.h"
@@ -62,61 +61,8 @@ bool Collector::Impl::poll_once(int timeout_ms) {
 
 int Collector::Impl::on_record(void *ctx, void *data, size_t size) {
   auto *self = static_cast<Impl *>(ctx);
-  if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_BENCH) {
-    return 0; // --bench-floor-record: only its cost is measured
-  }
-  self->records++;
-  if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_FN_SPAN) {
-    self->on_fn_record(data, size);
-    return 0;
-  }
-  if (size >= sizeof(ks_hdr) && static_cast<const ks_hdr *>(data)->kind == KS_REC_PAIR_SPAN) {
-    auto span = decode_pair_span(data, size, self->clock, self->plan.pairs);
-    if (!span) {
-      self->decode_errors++;
-      return 0;
-    }
-    self->namer.name_thread(*span);
-    (*self->on_span)(std::move(*span));
-    return 0;
-  }
-  DecodeError err{};
-  auto span = decode_span(data, size, self->clock, &err);
-  if (!span) {
-    self->decode_errors++;
-    return 0;
-  }
-  const auto *rec = static_cast<const ks_span_rec *>(data);
-  uint64_t name_ptr = 0;
-  std::memcpy(&name_ptr, &rec->name_ptr, sizeof(name_ptr));
-  self->namer.name_thread(*span);
-  if (span->name.empty() && is_fn_tag(name_ptr)) {
-    span->name = function_name(self->plan, fn_probe_id(name_ptr));
-  } else {
-    self->namer.name_span(*span, name_ptr);
-  }
-  (*self->on_span)(std::move(*span));
+  self->handler.handle(data, size, *self->on_span);
   return 0;
-}
-
-void Collector::Impl::on_fn_record(const void *data, size_t size) {
-  DecodeError err{};
-  auto fn = decode_fn_span(data, size, clock, &err);
-  if (!fn) {
-    decode_errors++;
-    return;
-  }
-  fn->span.name = function_name(plan, fn->probe_id);
-  namer.name_thread(fn->span);
-  const uint32_t asked =
-      fn->probe_id < plan.functions.size() ? plan.functions[fn->probe_id].nargs : 0;
-  if (asked > 0) {
-    for (uint32_t i = 0; i < fn->nargs && i < asked; i++) {
-      fn->span.attributes["arg" + std::to_string(i)] = static_cast<int64_t>(fn->args[i]);
-    }
-    fn->span.attributes["ret"] = static_cast<int64_t>(fn->ret);
-  }
-  (*on_span)(std::move(fn->span));
 }
 
 // Bytes written but not yet consumed; 0 if the positions are unmapped.

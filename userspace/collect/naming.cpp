@@ -88,17 +88,24 @@ void SpanNamer::name_thread(core::Span &s) {
 
 void SpanNamer::name_span(core::Span &s, uint64_t name_ptr) {
   if (s.name.empty()) {
-    s.name = resolve_name(s.tgid, name_ptr);
+    resolve_name(s.tgid, name_ptr, s.name);
   } else if (names_.size() < kMaxNames) {
     names_.try_emplace(key_of(s.tgid, name_ptr), s.name);
   }
 }
 
 std::string SpanNamer::resolve_name(uint32_t tgid, uint64_t ptr) {
+  std::string out;
+  resolve_name(tgid, ptr, out);
+  return out;
+}
+
+void SpanNamer::resolve_name(uint32_t tgid, uint64_t ptr, std::string &out) {
   uint32_t t = tgid;
   for (int depth = 0; depth < 8 && t != 0; depth++) {
     if (auto it = names_.find(key_of(t, ptr)); it != names_.end()) {
-      return it->second;
+      out = it->second;
+      return;
     }
     std::string s = read_string_(t, ptr);
     if (!s.empty() || !follow_children_) {
@@ -108,7 +115,8 @@ std::string SpanNamer::resolve_name(uint32_t tgid, uint64_t ptr) {
       if (names_.size() < kMaxNames) {
         names_.emplace(key_of(tgid, ptr), s);
       }
-      return s;
+      out = std::move(s);
+      return;
     }
     uint32_t parent = 0;
     if (!parent_of_(t, &parent)) {
@@ -119,7 +127,7 @@ std::string SpanNamer::resolve_name(uint32_t tgid, uint64_t ptr) {
   if (names_.size() < kMaxNames) {
     names_.emplace(key_of(tgid, ptr), "<unknown>"); // ask once
   }
-  return "<unknown>";
+  out = "<unknown>";
 }
 
 const std::string *SpanNamer::cached(uint32_t tgid, uint64_t ptr) const {

@@ -42,6 +42,8 @@ public:
   // else, for a followed child, from the process that forked it (the same
   // image at the same addresses).
   std::string resolve_name(uint32_t tgid, uint64_t ptr);
+  // The same into `out` (its capacity reused: no allocation on a hit).
+  void resolve_name(uint32_t tgid, uint64_t ptr, std::string &out);
   // A name seen before for (tgid, ptr), or nullptr.
   [[nodiscard]] const std::string *cached(uint32_t tgid, uint64_t ptr) const;
   void set_follow_children(bool follow) { follow_children_ = follow; }

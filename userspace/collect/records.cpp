@@ -75,13 +75,13 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size) {
   return t;
 }
 
-std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
-                                      DecodeError *err) {
-  auto fail = [err](DecodeError e) -> std::optional<core::Span> {
+bool decode_span_into(core::Span &s, const void *data, size_t size, const core::ClockOffset &clock,
+                      DecodeError *err) {
+  auto fail = [err](DecodeError e) {
     if (err != nullptr) {
       *err = e;
     }
-    return std::nullopt;
+    return false;
   };
   ks_hdr h;
   if (size < sizeof(h)) {
@@ -103,11 +103,16 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
   if ((r.flags & KS_SPAN_HAS_COSTS) != 0 && h.size < KS_SPAN_REC_NO_NAME) {
     return fail(DecodeError::kBadSize);
   }
-  core::Span s;
   if (h.size > KS_SPAN_REC_NO_NAME) {
     const std::string_view name(static_cast<const char *>(data) + KS_SPAN_REC_NO_NAME,
                                 h.size - KS_SPAN_REC_NO_NAME);
-    s.name = (r.flags & KS_SPAN_NAME_CUT) != 0 ? cut_string(name) : std::string(name);
+    if ((r.flags & KS_SPAN_NAME_CUT) != 0) {
+      s.name = cut_string(name);
+    } else {
+      s.name.assign(name); // keeps the reused span's capacity
+    }
+  } else {
+    s.name.clear();
   }
   s.trace_id = {r.trace_id_hi, r.trace_id_lo};
   s.span_id = r.span_id;
@@ -119,13 +124,22 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
   // An omitted comm's bytes are whatever the ring buffer held there.
   if ((r.flags & KS_SPAN_COMM_OMITTED) == 0) {
     s.thread = fixed_string(r.comm, sizeof(r.comm));
+  } else {
+    s.thread.clear();
   }
   s.depth = r.depth;
   s.remote_parent = (r.flags & KS_SPAN_REMOTE_PARENT) != 0;
   s.incomplete = (r.flags & KS_SPAN_INCOMPLETE) != 0;
   s.has_costs = (r.flags & KS_SPAN_HAS_COSTS) != 0;
-  if (s.has_costs) {
-    s.costs = decode_costs(r.costs);
+  s.costs = s.has_costs ? decode_costs(r.costs) : core::Costs{};
+  return true;
+}
+
+std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
+                                      DecodeError *err) {
+  core::Span s;
+  if (!decode_span_into(s, data, size, clock, err)) {
+    return std::nullopt;
   }
   return s;
 }

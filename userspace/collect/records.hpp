@@ -52,6 +52,11 @@ std::optional<core::ThreadCosts> decode_thread(const void *data, size_t size);
 // Decode one ring-buffer record of kind KS_REC_SPAN. `data` may be unaligned.
 std::optional<core::Span> decode_span(const void *data, size_t size, const core::ClockOffset &clock,
                                       DecodeError *err = nullptr);
+// The same into an existing span (its strings keep their capacity: no
+// allocation per record). Every field is set except `attributes`, which is
+// left as it is for the caller to reuse or clear. False on a bad record.
+bool decode_span_into(core::Span &out, const void *data, size_t size,
+                      const core::ClockOffset &clock, DecodeError *err = nullptr);
 
 // Copy a record that extends a span record (member `span`, then its own
 // fields) out of `data` into `r`, check it is whole and of kind `kind` (and
@@ -60,14 +65,14 @@ std::optional<core::Span> decode_span(const void *data, size_t size, const core:
 // (hdr.size, at most `size`; the caller checks what follows); without it,
 // hdr.size must be sizeof(r). `data` may be unaligned.
 template <typename Rec, typename Valid>
-std::optional<core::Span>
-decode_span_part(Rec &r, const void *data, size_t size, decltype(ks_hdr::kind) kind, Valid valid,
-                 const core::ClockOffset &clock, DecodeError *err, bool tail = false) {
-  auto fail = [err](DecodeError e) -> std::optional<core::Span> {
+bool decode_span_part_into(core::Span &out, Rec &r, const void *data, size_t size,
+                           decltype(ks_hdr::kind) kind, Valid valid, const core::ClockOffset &clock,
+                           DecodeError *err, bool tail = false) {
+  auto fail = [err](DecodeError e) {
     if (err != nullptr) {
       *err = e;
     }
-    return std::nullopt;
+    return false;
   };
   if (size < sizeof(r)) {
     return fail(DecodeError::kShort);
@@ -82,7 +87,19 @@ decode_span_part(Rec &r, const void *data, size_t size, decltype(ks_hdr::kind) k
   }
   r.span.hdr.kind = KS_REC_SPAN;
   r.span.hdr.size = sizeof(r.span);
-  return decode_span(&r.span, sizeof(r.span), clock, err);
+  return decode_span_into(out, &r.span, sizeof(r.span), clock, err);
+}
+
+template <typename Rec, typename Valid>
+std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
+                                           decltype(ks_hdr::kind) kind, Valid valid,
+                                           const core::ClockOffset &clock, DecodeError *err,
+                                           bool tail = false) {
+  core::Span s;
+  if (!decode_span_part_into(s, r, data, size, kind, valid, clock, err, tail)) {
+    return std::nullopt;
+  }
+  return s;
 }
 
 // A `stat_names` value (`size` bytes): the name, cut ones ending in

@@ -20,6 +20,16 @@ struct TraceId {
 
 // 16 lowercase hex digits of a 64-bit span id.
 std::string span_id_hex(uint64_t id);
+// The same 16 digits written at dst (no NUL), for writers that must not
+// allocate; returns dst + 16.
+inline char *put_hex64(char *dst, uint64_t v) {
+  constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    dst[i] = kDigits[v & 0xfU];
+    v >>= 4;
+  }
+  return dst + 16;
+}
 // Parse 16/32 hex digits; false on anything else.
 bool parse_span_id(const std::string &hex, uint64_t &out);
 bool parse_trace_id(const std::string &hex, TraceId &out);

@@ -44,8 +44,8 @@ uint64_t NameStats::max_ns() const {
 }
 
 NameStats &SpanStats::entry(const std::string &name, uint64_t spans) {
-  if (auto it = by_name_.find(name); it != by_name_.end() && name != kOverflowName) {
-    return it->second;
+  if (auto it = index_.find(name); it != index_.end()) {
+    return *it->second;
   }
   // A new name (or the target's own "__overflow__", which must not get
   // past the cap by looking like the overflow entry).
@@ -60,6 +60,9 @@ NameStats &SpanStats::entry(const std::string &name, uint64_t spans) {
   auto [it, inserted] = by_name_.try_emplace(key);
   if (inserted) {
     it->second.name = std::move(key);
+  }
+  if (!over) {
+    index_.emplace(it->first, &it->second); // keyed by the node's own string
   }
   return it->second;
 }

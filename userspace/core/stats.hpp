@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -62,6 +64,12 @@ public:
   static constexpr const char *kOverflowName = "__overflow__";
 
   explicit SpanStats(size_t max_names = kDefaultMaxNames) : max_names_(max_names) {}
+  // Moves keep the map's nodes, which the index points into; a copy would not.
+  SpanStats(const SpanStats &) = delete;
+  SpanStats &operator=(const SpanStats &) = delete;
+  SpanStats(SpanStats &&) noexcept = default;
+  SpanStats &operator=(SpanStats &&) noexcept = default;
+  ~SpanStats() = default;
 
   void add(const Span &span);
   // Adds a kernel aggregate (--mode stats) under its name.
@@ -88,6 +96,9 @@ private:
   NameStats &entry(const std::string &name, uint64_t spans);
 
   std::map<std::string, NameStats> by_name_;
+  // The named entries of by_name_ by hash (map nodes do not move): a span's
+  // entry is found without walking the ordered map.
+  std::unordered_map<std::string_view, NameStats *> index_;
   size_t max_names_;
   size_t named_ = 0; // entries other than the overflow entry
   uint64_t overflow_spans_ = 0;
