@@ -20,6 +20,7 @@ Runner add_trace(CLI::App &app);
 Runner add_list(CLI::App &app);
 Runner add_top(CLI::App &app);
 Runner add_serve(CLI::App &app);
+Runner add_syscalls(CLI::App &app);
 
 // One-line error to stderr, "kernspan: error: ...".
 void print_error(const std::string &msg);

@@ -31,7 +31,8 @@ int run(int argc, char **argv) {
   app.add_flag("-v,--verbose", globals.verbose, "log more, including libbpf's debug output");
   app.fallthrough();
   const std::vector<cli::Runner> runners = {cli::add_trace(app), cli::add_list(app),
-                                            cli::add_top(app), cli::add_serve(app)};
+                                            cli::add_top(app), cli::add_serve(app),
+                                            cli::add_syscalls(app)};
   // CLI11 would only say "A subcommand is required": name the culprit.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
