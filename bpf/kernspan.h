@@ -328,4 +328,33 @@ struct ks_stat_name {
 };
 #define KS_STAT_NAME_SIZE(n) (sizeof(struct ks_stat_name) + KS_STR_STRIDE(n))
 
+/*
+ * The sysadmin tools (bpf/tools/, their own object and skeleton): machine-
+ * wide or one process, no spans.
+ *
+ * kernspan syscalls: per syscall number, counts, failures and a log2
+ * histogram of the time in the kernel; per (number, errno), failures.
+ * Per CPU (BPF_MAP_TYPE_PERCPU_HASH): userspace adds the CPUs.
+ */
+#define KS_SYS_SLOTS 40	      /* slot i: [2^i, 2^(i+1)) ns; 0 also 0 */
+#define KS_SYS_MAX 1024	      /* syscall numbers kept (the kernel's table is smaller) */
+#define KS_SYS_ERRNO_MAX 4096 /* (number, errno) pairs kept */
+/* Slots of the tools' per-CPU `tool_drops` array. */
+#define KS_TOOL_DROP_STATS_FULL 0 /* a syscall number found the stats map full */
+#define KS_TOOL_DROP_ERRNO_FULL 1 /* a (number, errno) pair found its map full */
+#define KS_TOOL_DROP_NO_STORAGE 2 /* a thread's entry time could not be stored */
+#define KS_TOOL_DROP_MAX 4
+
+struct ks_sys_val {
+	__u64 count;  /* returns seen (exit/exit_group never return) */
+	__u64 errors; /* returns of -4095..-1 */
+	__u64 total_ns;
+	__u64 hist[KS_SYS_SLOTS];
+};
+
+struct ks_sys_errno_key {
+	__u32 nr;
+	__u32 err; /* positive errno */
+};
+
 #endif /* KERNSPAN_BPF_KERNSPAN_H */

@@ -125,7 +125,7 @@ man)
   man_opts=$(sed -n 's/.*\\-\\-\([a-z][a-z0-9-]*\).*/\1/p; s/.*\\-\\-\([a-z][a-z0-9-]*\).*/\1/p' \
     "$SRC/docs/kernspan.1" | sort -u)
   missing=0
-  for cmd in "" trace top list serve check-config; do
+  for cmd in "" trace top list serve check-config syscalls; do
     # shellcheck disable=SC2086
     for o in $("$BUILD/kernspan" $cmd --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
       if ! grep -q -- "$(echo "$o" | sed 's/-/\\\\-/g')" "$SRC/docs/kernspan.1"; then

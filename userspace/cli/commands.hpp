@@ -21,6 +21,7 @@ Runner add_list(CLI::App &app);
 Runner add_top(CLI::App &app);
 Runner add_serve(CLI::App &app);
 Runner add_check_config(CLI::App &app);
+Runner add_syscalls(CLI::App &app);
 
 // One-line error to stderr, "kernspan: error: ...".
 void print_error(const std::string &msg);

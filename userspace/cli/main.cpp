@@ -32,7 +32,7 @@ int run(int argc, char **argv) {
   app.fallthrough();
   const std::vector<cli::Runner> runners = {cli::add_trace(app), cli::add_list(app),
                                             cli::add_top(app), cli::add_serve(app),
-                                            cli::add_check_config(app)};
+                                            cli::add_check_config(app), cli::add_syscalls(app)};
   // CLI11 would only say "A subcommand is required": name the culprit.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
