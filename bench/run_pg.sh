@@ -30,27 +30,8 @@ while [ $# -gt 0 ]; do
 done
 KERNSPAN=$(readlink -f "${KERNSPAN:-build/kernspan}")
 BPFTRACE=${BPFTRACE:-bpftrace}
-PGBIN=/usr/lib/postgresql/15/bin
-if [ ! -x "$PGBIN/postgres" ] || ! command -v pgbench >/dev/null; then
-  echo "run_pg: installing PostgreSQL 15" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    postgresql-15 postgresql-client-15 >/dev/null
-  systemctl disable --now postgresql >/dev/null 2>&1 || true
-fi
-PG=$PGBIN/postgres
-
-D=$(mktemp -d /tmp/ks-pg.XXXXXX)
-chown postgres: "$D"
-as_pg() { runuser -u postgres -- "$@"; }
-cleanup() {
-  as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$D"
-}
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$D/data" -A trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w \
-  -o "-k $D -c listen_addresses='' -c max_connections=20 -c shared_buffers=256MB" start >/dev/null
-as_pg pgbench -h "$D" -i -s "$SCALE" -q postgres >/dev/null 2>&1
+# shellcheck source=bench/pg_cluster.sh
+. bench/pg_cluster.sh
 
 SPAN='postgresql:query__start..postgresql:query__done'
 BT_COUNT="usdt:$PG:postgresql:query__start { @n = count(); }"

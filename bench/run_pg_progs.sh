@@ -24,24 +24,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#bins[@]} -gt 0 ] || bins=("$(readlink -f build/kernspan)")
-PGBIN=/usr/lib/postgresql/15/bin
-PG=$PGBIN/postgres
-[ -x "$PG" ] || { echo "run_pg_progs: no PostgreSQL 15 (bench/run_pg.sh installs it)" >&2; exit 1; }
-
-D=$(mktemp -d /tmp/ks-pgp.XXXXXX)
-chown postgres: "$D"
-as_pg() { runuser -u postgres -- "$@"; }
 stats_was=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-  sysctl -qw kernel.bpf_stats_enabled="$stats_was" || true
-  as_pg "$PGBIN/pg_ctl" -D "$D/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$D"
-}
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$D/data" -A trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/log" -w \
-  -o "-k $D -c listen_addresses='' -c max_connections=20 -c shared_buffers=256MB" start >/dev/null
-as_pg pgbench -h "$D" -i -s "$SCALE" -q postgres >/dev/null 2>&1
+# shellcheck source=bench/pg_cluster.sh
+. bench/pg_cluster.sh
+pg_cluster_on_exit sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 
 SPAN='postgresql:query__start..postgresql:query__done,name=query'
 for r in $(seq "$ROUNDS"); do
