@@ -30,8 +30,8 @@ int run(int argc, char **argv) {
   cli::Globals globals;
   app.add_flag("-v,--verbose", globals.verbose, "log more, including libbpf's debug output");
   app.fallthrough();
-  const std::vector<cli::Runner> runners = {cli::add_trace(app), cli::add_list(app),
-                                            cli::add_top(app), cli::add_serve(app),
+  const std::vector<cli::Runner> runners = {cli::add_trace(app),        cli::add_list(app),
+                                            cli::add_top(app),          cli::add_serve(app),
                                             cli::add_check_config(app), cli::add_syscalls(app)};
   // CLI11 would only say "A subcommand is required": name the culprit.
   if (argc > 1 && argv[1][0] != '-') {

@@ -40,20 +40,23 @@ const char *to_string(StopReason r) {
 }
 
 Collector::Impl::Impl()
-    : handler(
-          plan, clock,
-          SpanNamer([this](uint32_t pid,
-                        uint64_t addr) { return read_target_string(pid, addr, plan.max_string); },
-                    read_thread_comm, [this](uint32_t tgid, uint32_t *parent) {
-            __u32 key = tgid;
-            __u32 value = 0;
-            if (skel == nullptr || bpf_map__lookup_elem(skel->maps.follow_parent, &key, sizeof(key),
-                                                        &value, sizeof(value), 0) != 0) {
-              return false;
-            }
-            *parent = value;
-            return true;
-          })) {}
+    : handler(plan, clock,
+              SpanNamer(
+                  [this](uint32_t pid, uint64_t addr) {
+                    return read_target_string(pid, addr, plan.max_string);
+                  },
+                  read_thread_comm,
+                  [this](uint32_t tgid, uint32_t *parent) {
+                    __u32 key = tgid;
+                    __u32 value = 0;
+                    if (skel == nullptr ||
+                        bpf_map__lookup_elem(skel->maps.follow_parent, &key, sizeof(key), &value,
+                                             sizeof(value), 0) != 0) {
+                      return false;
+                    }
+                    *parent = value;
+                    return true;
+                  })) {}
 
 Collector::Impl::~Impl() {
   warmup.stop(); // its placeholders go in detach's hand-off (if attach never finished)

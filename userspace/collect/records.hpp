@@ -91,10 +91,9 @@ bool decode_span_part_into(core::Span &out, Rec &r, const void *data, size_t siz
 }
 
 template <typename Rec, typename Valid>
-std::optional<core::Span> decode_span_part(Rec &r, const void *data, size_t size,
-                                           decltype(ks_hdr::kind) kind, Valid valid,
-                                           const core::ClockOffset &clock, DecodeError *err,
-                                           bool tail = false) {
+std::optional<core::Span>
+decode_span_part(Rec &r, const void *data, size_t size, decltype(ks_hdr::kind) kind, Valid valid,
+                 const core::ClockOffset &clock, DecodeError *err, bool tail = false) {
   core::Span s;
   if (!decode_span_part_into(s, r, data, size, kind, valid, clock, err, tail)) {
     return std::nullopt;
