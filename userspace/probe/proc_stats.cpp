@@ -4,14 +4,17 @@
 #include "probe/error.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <iterator>
+#include <linux/capability.h>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <vector>
 
@@ -163,7 +166,26 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
   return u;
 }
 
+namespace {
+
+// CAP_SYS_PTRACE in the effective set: without it, other users' processes
+// hide their executables (with it, what still refuses is not ours to see,
+// e.g. processes of another user namespace, and is not worth a warning).
+bool can_ptrace_others() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, 2> data{};
+  if (syscall(SYS_capget, &hdr, data.data()) != 0) {
+    return false;
+  }
+  return (data[CAP_SYS_PTRACE / 32].effective & (1u << (CAP_SYS_PTRACE % 32))) != 0;
+}
+
+} // namespace
+
 std::vector<pid_t> processes_running(const std::string &path, size_t *hidden) {
+  if (hidden != nullptr && can_ptrace_others()) {
+    hidden = nullptr;
+  }
   struct stat want {};
   if (stat(path.c_str(), &want) != 0) {
     throw ProbeError("cannot find " + path + ": " + std::strerror(errno));

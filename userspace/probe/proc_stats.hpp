@@ -41,8 +41,8 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid);
 
 // Live processes whose executable is the file at `path` (same device and
 // inode as /proc/PID/exe), in PID order; throws ProbeError if `path` does
-// not exist. Processes whose executable cannot be looked at (other users'
-// without CAP_SYS_PTRACE) are counted in *hidden when given.
+// not exist. Without CAP_SYS_PTRACE, processes whose executable cannot be
+// looked at (other users') are counted in *hidden when given.
 std::vector<pid_t> processes_running(const std::string &path, size_t *hidden = nullptr);
 
 } // namespace kernspan::probe
