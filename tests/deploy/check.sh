@@ -186,7 +186,7 @@ deb)
   (cd "$B" && cpack -G DEB -B "$T/deb" >"$T/cpack.log" 2>&1) || fail "cpack: $(tail -5 "$T/cpack.log")"
   deb=$(ls "$T"/deb/kernspan_*.deb)
   depends=$(dpkg-deb -f "$deb" Depends)
-  for lib in libbpf1 libelf1 libdw1 libc6 libstdc++6; do
+  for lib in libbpf1 libelf1 libc6 libstdc++6; do
     echo "$depends" | grep -q "\b$lib\b" || fail "Depends lacks $lib: $depends"
   done
   dpkg --dry-run -i "$deb" >"$T/dpkg.log" 2>&1 || fail "dpkg refuses the package: $(cat "$T/dpkg.log")"
