@@ -190,10 +190,11 @@ deb)
     echo "$depends" | grep -q "\b$lib\b" || fail "Depends lacks $lib: $depends"
   done
   dpkg --dry-run -i "$deb" >"$T/dpkg.log" 2>&1 || fail "dpkg refuses the package: $(cat "$T/dpkg.log")"
+  dpkg-deb -c "$deb" >"$T/contents.txt" # listed once: grep -q would cut the pipe
   for f in ./usr/bin/kernspan ./usr/lib/kernspan/libkernspan-net.so ./etc/kernspan/kernspan.yaml \
     ./usr/include/kernspan/kernspan.h ./usr/share/man/man1/kernspan.1.gz \
     ./lib/systemd/system/kernspan.service ./usr/share/pkgconfig/kernspan.pc; do
-    dpkg-deb -c "$deb" | grep -q " $f\$" || fail "$f is not in the package"
+    grep -q " $f\$" "$T/contents.txt" || fail "$f is not in the package"
   done
   dpkg-deb -x "$deb" "$T/root"
   cc -I"$T/root/usr/include" -O2 -o "$T/app_deb" "$SRC/tests/deploy/app/app.c"
