@@ -10,7 +10,7 @@
 #   share/man/man1/kernspan.1.gz         the man page
 #   share/bash-completion/completions/kernspan
 #   share/doc/kernspan/                  README, docs, deploy examples
-#   lib/systemd/system/kernspan.service  the unit (serve --config /etc/kernspan/kernspan.yaml)
+#   lib/systemd/system/kernspan.service  the unit (/usr/lib/... in the .deb) (serve --config /etc/kernspan/kernspan.yaml)
 #   etc/kernspan/kernspan.yaml           an example configuration (/etc with prefix /usr)
 # The header is architecture-independent, so its pkg-config and CMake files
 # go under share/, as Debian does for such packages.

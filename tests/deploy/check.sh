@@ -193,7 +193,7 @@ deb)
   dpkg-deb -c "$deb" >"$T/contents.txt" # listed once: grep -q would cut the pipe
   for f in ./usr/bin/kernspan ./usr/lib/kernspan/libkernspan-net.so ./etc/kernspan/kernspan.yaml \
     ./usr/include/kernspan/kernspan.h ./usr/share/man/man1/kernspan.1.gz \
-    ./lib/systemd/system/kernspan.service ./usr/share/pkgconfig/kernspan.pc; do
+    ./usr/lib/systemd/system/kernspan.service ./usr/share/pkgconfig/kernspan.pc; do
     grep -q " $f\$" "$T/contents.txt" || fail "$f is not in the package"
   done
   dpkg-deb -x "$deb" "$T/root"
