@@ -1,23 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Checks before anything is loaded, each a one-line error saying what to do.
 #include "collect/collector.hpp"
+#include "probe/proc_stats.hpp"
 
-#include <array>
 #include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace kernspan::collect {
 
 void check_environment() {
   if (geteuid() != 0) {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    std::array<__user_cap_data_struct, 2> data{};
-    if (syscall(SYS_capget, &hdr, data.data()) != 0) {
+    const auto caps = probe::effective_capabilities();
+    if (!caps) {
       throw CollectError("cannot read capabilities: run kernspan as root");
     }
-    auto has = [&](unsigned cap) { return (data[cap / 32].effective & (1u << (cap % 32))) != 0; };
+    auto has = [&](unsigned cap) { return probe::has_capability(*caps, cap); };
     if (!(has(CAP_BPF) && has(CAP_PERFMON)) && !has(CAP_SYS_ADMIN)) {
       throw CollectError("kernspan needs root or CAP_BPF+CAP_PERFMON: run it with sudo, or "
                          "setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep on the binary");

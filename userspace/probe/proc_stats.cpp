@@ -166,24 +166,20 @@ std::optional<core::ProcessUsage> read_process_usage(pid_t pid) {
   return u;
 }
 
-namespace {
-
-// CAP_SYS_PTRACE in the effective set: without it, other users' processes
-// hide their executables (with it, what still refuses is not ours to see,
-// e.g. processes of another user namespace, and is not worth a warning).
-bool can_ptrace_others() {
+std::optional<uint64_t> effective_capabilities() {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   std::array<__user_cap_data_struct, 2> data{};
   if (syscall(SYS_capget, &hdr, data.data()) != 0) {
-    return false;
+    return std::nullopt;
   }
-  return (data[CAP_SYS_PTRACE / 32].effective & (1u << (CAP_SYS_PTRACE % 32))) != 0;
+  return (uint64_t{data[1].effective} << 32) | data[0].effective;
 }
 
-} // namespace
-
 std::vector<pid_t> processes_running(const std::string &path, size_t *hidden) {
-  if (hidden != nullptr && can_ptrace_others()) {
+  // With CAP_SYS_PTRACE, what still refuses is not ours to see (e.g. a
+  // process of another user namespace): not worth a warning.
+  const auto caps = effective_capabilities();
+  if (hidden != nullptr && caps && has_capability(*caps, CAP_SYS_PTRACE)) {
     hidden = nullptr;
   }
   struct stat want {};

@@ -2,6 +2,7 @@
 // A process's CPU, scheduling and I/O counters from /proc.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -38,6 +39,13 @@ std::optional<uint64_t> parse_meminfo_total(const std::string &text);
 // accounting (sysctl kernel.task_delayacct=1 or the delayacct boot option), else it stays 0.
 // nullopt when the process is gone.
 std::optional<core::ProcessUsage> read_process_usage(pid_t pid);
+
+// The calling process's effective capabilities, bit n for capability n;
+// nullopt if they cannot be read.
+std::optional<uint64_t> effective_capabilities();
+inline bool has_capability(uint64_t caps, unsigned cap) {
+  return cap < 64 && ((caps >> cap) & 1) != 0;
+}
 
 // Live processes whose executable is the file at `path` (same device and
 // inode as /proc/PID/exe), in PID order; throws ProbeError if `path` does
